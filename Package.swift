@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Clawgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "clawgate", targets: ["clawgate"]),
+        .executable(name: "clawgate-sim", targets: ["clawgate-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian; each shim only exposes what Swift cannot import by itself.
+        .systemLibrary(name: "CLws", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+
+        // Pure model: no C module, no I/O.
+        .target(name: "ClawgateCore", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // One file per provider wire format (jansson for the hot decode path).
+        .target(name: "ClawgateProviders", dependencies: ["ClawgateCore", "CJansson"]),
+        // The lws loop, sessions, ingress doors and the libcurl driver.
+        .target(name: "ClawgateServer", dependencies: [
+            "ClawgateCore", "ClawgateProviders", "CLws", "CCurl", "CJansson",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        // A provider simulator speaking OpenAI's wire format, for tests and benchmarks.
+        .target(name: "ClawgateSim", dependencies: ["ClawgateCore", "CLws", "CJansson"]),
+        .executableTarget(name: "clawgate", dependencies: [
+            "ClawgateServer", "ClawgateCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "clawgate-sim", dependencies: [
+            "ClawgateSim",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ClawgateCoreTests", dependencies: ["ClawgateCore"]),
+        .testTarget(name: "ClawgateProvidersTests", dependencies: ["ClawgateProviders", "ClawgateCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ClawgateServerTests", dependencies: ["ClawgateServer", "ClawgateSim", "ClawgateCore", "CCurl"]),
+    ]
+)
