@@ -21,7 +21,7 @@ import Testing
             deployments: [ { provider: openai, model: gpt-4o } ]
         limits:
           max_connections: 100
-          max_frame_bytes: 1048576
+          max_frame_bytes: 2097152
           idle_timeout_ms: 1500
         """
 
@@ -54,6 +54,7 @@ import Testing
         var limits = Limits()
         limits.maxConnections = 100
         limits.idleTimeoutMs = 1500
+        limits.maxFrameBytes = 2_097_152
         #expect(config.limits == limits)
     }
 
@@ -210,5 +211,21 @@ import Testing
               m: { deployments: [ { provider: claude, model: x } ] }
             """)
         #expect(found.map(\.path) == ["providers.claude.kind"])
+    }
+
+    @Test func anchorsAndAliasesResolve() throws {
+        let config = try ConfigLoader.load(yaml: "limits:\n  max_inflight: &n 7\n  max_connections: *n\n", environment: [:])
+        #expect(config.limits.maxInflight == 7)
+        #expect(config.limits.maxConnections == 7)
+    }
+
+    @Test func duplicatedKeysAreOneIssue() {
+        let found = issues("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n")
+        #expect(found.count == 1)
+        #expect(found.first?.problem == "duplicated key 'listen'")
+    }
+
+    @Test func quotedNumbersAreStrings() {
+        #expect(issues("limits: { max_inflight: \"10\" }\n").first?.problem == "expected a positive integer, got a string")
     }
 }
