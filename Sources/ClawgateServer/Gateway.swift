@@ -49,6 +49,8 @@ public final class Gateway: @unchecked Sendable {
     private var cAllocations = LwsAllocations()
     private var housekeeping: LoopTimer?
     let counters = GatewayCounters()
+    /// Backpressure figures, readable from any thread.
+    public let flow = FlowStats()
     var sessions: [ObjectIdentifier: WSConnection] = [:]
     private var requestSerial: UInt64 = 0
     private let requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
