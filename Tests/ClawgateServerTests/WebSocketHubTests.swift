@@ -9,6 +9,7 @@ struct WebSocketHubTests {
     static let models: [(String, [String])] = [
         ("fast", ["sim-t5"]),
         ("twenty", ["sim-t20"]),
+        ("paced", ["sim-t10-d20"]),
         ("long", ["sim-t100000-d5"]),
         ("limited", ["sim-e429"]),
         ("cut", ["sim-cut3"]),
@@ -156,14 +157,15 @@ struct WebSocketHubTests {
     @Test func aDuplicateIdIsRefusedAndTheFirstRequestEndsNormally() throws {
         try withHarness { h in
             let ws = try h.connect()
-            try ws.send(["type": "chat", "id": "d", "model": "twenty", "prompt": "x"])
+            try ws.send(["type": "chat", "id": "d", "model": "paced", "prompt": "x"])
+            _ = try ws.receive { $0["type"] as? String == "delta" }
             try ws.send(["type": "chat", "id": "d", "model": "fast", "prompt": "x"])
             let frames = try ws.receive { $0["type"] as? String == "done" }
             let errors = frames.filter { $0["type"] as? String == "error" }
             #expect(errors.count == 1)
             #expect(errors.first?["code"] as? String == "duplicate_id")
             #expect(errors.first?["id"] as? String == "d")
-            #expect(text(of: frames, id: "d") == (0..<20).map { "w\($0)" }.joined(separator: " "))
+            #expect(text(of: frames, id: "d").hasSuffix("w8 w9"))
             #expect(h.simulator.stats.started == 1)
         }
     }
@@ -231,7 +233,8 @@ struct WebSocketHubTests {
         try ws.send(["type": "chat", "id": "z", "model": "sleepy", "prompt": "x"])
         let frames = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
         #expect(frames.last?["code"] as? String == "upstream_timeout")
-        #expect((frames.last?["message"] as? String ?? "").contains("first_token_timeout_ms"))
+        let message = frames.last?["message"] as? String ?? ""
+        #expect(message.contains("first_token_timeout_ms"))
         #expect(h.eventually { h.simulator.stats.aborted == 1 })
     }
 
