@@ -1,4 +1,5 @@
 import ClawgateCore
+@testable import ClawgateServer
 import Foundation
 import Testing
 
@@ -97,5 +98,39 @@ struct OpenAIRestDoorTests {
             #expect(models["object"] as? String == "list")
             #expect(Set((models["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }) == ["fast", "long", "limited"])
         }
+    }
+}
+
+@Suite(.serialized)
+struct ReadinessTests {
+    @Test func withNoProviderReadyzSays503AndWhy() throws {
+        let config = GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: 0))
+        let gateway = Gateway(options: GatewayOptions(config: config, notes: ["no provider found in the environment"],
+                                                      log: GatewayLog(minimum: .error)))
+        let port = try gateway.start()
+        defer {
+            gateway.stop()
+            gateway.waitUntilStopped()
+        }
+        #expect(!gateway.isReady)
+        let r = TestHTTP.request(port: port, path: "/readyz")
+        #expect(r.status == 503)
+        let j = try r.json()
+        #expect(j["status"] as? String == "no_providers")
+        #expect((j["message"] as? String ?? "").contains("no provider found"))
+        #expect(TestHTTP.request(port: port, path: "/healthz").status == 200)
+    }
+
+    @Test func aPortInUseIsAClearStartError() throws {
+        let first = Gateway(options: GatewayOptions(config: GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: 0)),
+                                                    log: GatewayLog(minimum: .error)))
+        let port = try first.start()
+        defer {
+            first.stop()
+            first.waitUntilStopped()
+        }
+        let second = Gateway(options: GatewayOptions(config: GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: port)),
+                                                     log: GatewayLog(minimum: .error)))
+        #expect(throws: GatewayStartError.self) { try second.start() }
     }
 }
