@@ -124,9 +124,8 @@ final class WSConnection {
         session.connectionClosed()
     }
 
-    /// Gateway shutdown: end every call, then say goodbye with 1001.
+    /// Gateway shutdown: the loop is about to destroy the context, which closes the socket.
     func shutdown() {
-        session.endAll(GatewayError(.overloaded, "the gateway is shutting down"))
         closed()
     }
 }
