@@ -1,0 +1,99 @@
+import CJansson
+import ClawgateCore
+
+/// OpenAI Chat Completions, spoken by OpenAI itself and by every OpenAI-compatible server
+/// (vLLM, llama.cpp, LM Studio, Ollama's /v1). The upstream request always streams, with
+/// `stream_options.include_usage`, so time to first token and usage are known for every call;
+/// the ingress decides whether its client sees a stream.
+public struct OpenAIChatAdapter: ProviderAdapter {
+    public init() {}
+
+    public func makeRequest(_ request: ChatRequest, deployment: Deployment, provider: ProviderConfig) -> UpstreamRequest {
+        let body = JanssonObject()
+        // Client passthrough first, so the fields the gateway owns below always win.
+        for (k, v) in request.extra { body.set(k, v) }
+        body.set("model", deployment.model)
+        body.set("messages", owned: Jansson.make(.array(request.messages)))
+        body.set("stream", true)
+        let options = JanssonObject()
+        options.set("include_usage", true)
+        body.set("stream_options", owned: options.raw)
+        if let v = request.maxTokens { body.set("max_tokens", v) }
+        if let v = request.temperature { body.set("temperature", v) }
+        if let v = request.topP { body.set("top_p", v) }
+        if let v = request.stop { body.set("stop", v) }
+        if let v = request.tools { body.set("tools", v) }
+        if let v = request.toolChoice { body.set("tool_choice", v) }
+        // `metadata` and `route` are the gateway's own; they are not sent upstream.
+        var headers = ["Content-Type: application/json", "Accept: text/event-stream"]
+        if let key = provider.apiKey, !key.isEmpty { headers.append("Authorization: Bearer \(key)") }
+        return UpstreamRequest(url: provider.baseURL + "/chat/completions", headers: headers, body: body.dump())
+    }
+
+    public func makeStreamDecoder() -> any StreamDecoder { OpenAIStreamDecoder() }
+
+    public func errorMessage(status: Int, body: [UInt8]) -> String {
+        if case .success(let v) = Jansson.parse(body) {
+            if let m = v["error"]?["message"]?.stringValue { return m }
+            if let m = v["error"]?.stringValue { return m }       // some compatible servers
+            if let m = v["message"]?.stringValue { return m }
+        }
+        let text = String(decoding: body.prefix(200), as: UTF8.self)
+        return text.isEmpty ? "HTTP \(status)" : text
+    }
+}
+
+/// Decodes `data: {chat.completion.chunk}` events. Works on jansson values directly: this is
+/// the hottest path in the gateway.
+public final class OpenAIStreamDecoder: StreamDecoder {
+    private var sse = SSEParser()
+    public private(set) var sawEnd = false
+
+    public init() {}
+
+    public func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
+        sse.feed(bytes) { event in
+            decode(event, emit)
+        }
+    }
+
+    private func decode(_ event: SSEEvent, _ emit: (StreamEvent) -> Void) {
+        if event.data.count == 6, event.data.elementsEqual("[DONE]".utf8) {
+            sawEnd = true
+            return
+        }
+        var message = ""
+        guard let root = event.data.withUnsafeBytes({ Jansson.load($0, error: &message) }) else {
+            emit(.error(GatewayError(.upstreamError, "provider sent a stream event that is not JSON: \(message)")))
+            return
+        }
+        defer { json_decref(root) }
+        guard root.pointee.type == JSON_OBJECT else { return }
+        if let err = json_object_get(root, "error"), err.pointee.type != JSON_NULL {
+            let text = Jansson.string(json_object_get(err, "message")) ?? Jansson.string(err) ?? "unknown error"
+            emit(.error(GatewayError(.upstreamError, "provider error in stream: \(text)")))
+            return
+        }
+        if let choices = json_object_get(root, "choices"), json_array_size(choices) > 0,
+           let choice = json_array_get(choices, 0) {
+            if let delta = json_object_get(choice, "delta") {
+                if let content = json_object_get(delta, "content"), content.pointee.type == JSON_STRING,
+                   json_string_length(content) > 0, let text = Jansson.string(content) {
+                    emit(.text(text))
+                }
+                if let calls = json_object_get(delta, "tool_calls"), calls.pointee.type == JSON_ARRAY,
+                   json_array_size(calls) > 0 {
+                    emit(.toolCalls(Jansson.value(of: calls)))
+                }
+            }
+            if let reason = Jansson.string(json_object_get(choice, "finish_reason")) {
+                emit(.finish(reason))
+            }
+        }
+        if let usage = json_object_get(root, "usage"), usage.pointee.type == JSON_OBJECT {
+            let prompt = Jansson.int(json_object_get(usage, "prompt_tokens")) ?? 0
+            let completion = Jansson.int(json_object_get(usage, "completion_tokens")) ?? 0
+            emit(.usage(Usage(promptTokens: prompt, completionTokens: completion)))
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import CLws
+import ClawgateCore
+import Foundation
+import Synchronization
+
+/// What a gateway needs to start.
+public struct GatewayOptions: Sendable {
+    public var config: GatewayConfig
+    /// Folder of static files served at `/` (nil: none).
+    public var webRoot: String?
+    /// Start-up findings shown by `/readyz` when the gateway cannot serve (e.g. no provider).
+    public var notes: [String]
+    public var log: GatewayLog
+
+    public init(config: GatewayConfig, webRoot: String? = nil, notes: [String] = [], log: GatewayLog = GatewayLog()) {
+        self.config = config
+        self.webRoot = webRoot
+        self.notes = notes
+        self.log = log
+    }
+}
+
+public struct GatewayStartError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The gateway process: one lws context and service thread owning every connection, session,
+/// timer and upstream transfer. Everything but `start`, `stop`, `listenPort` and `isReady` is
+/// only touched on the service thread; those four are safe from any thread.
+public final class Gateway: @unchecked Sendable {
+    public let config: GatewayConfig
+    let options: GatewayOptions
+    var log: GatewayLog { options.log }
+    let router: Router
+
+    // Cross-thread state.
+    private let port = Atomic<Int32>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let ready = Atomic<Bool>(false)
+    private let startup = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var startError: String?  // written before `startup` is signalled, read after
+    private var thread: Thread?
+
+    // Loop-owned state.
+    private(set) var context: OpaquePointer!
+    private(set) var vhost: OpaquePointer!
+    private(set) var curl: CurlDriver!
+    private var cAllocations = LwsAllocations()
+    private var housekeeping: LoopTimer?
+    let counters = GatewayCounters()
+    var sessions: [ObjectIdentifier: WSConnection] = [:]
+    private var requestSerial: UInt64 = 0
+    private let requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+
+    public init(options: GatewayOptions) {
+        self.options = options
+        config = options.config
+        router = Router(config: options.config, now: MonotonicClock.nowMs)
+    }
+
+    /// The bound port once listening (0 before).
+    public var listenPort: Int { Int(port.load(ordering: .acquiring)) }
+    /// True once listening and able to route to at least one provider.
+    public var isReady: Bool { ready.load(ordering: .acquiring) }
+    var hasProviders: Bool { !config.providers.isEmpty }
+
+    /// Starts the service thread and returns the bound port once listening.
+    @discardableResult
+    public func start() throws -> Int {
+        let t = Thread { [self] in
+            runLoop()
+            finished.signal()
+        }
+        t.name = "clawgate-lws"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+        startup.wait()
+        if let e = startError { throw GatewayStartError(description: e) }
+        return listenPort
+    }
+
+    /// Asks the loop to stop; safe from any thread (lws_cancel_service is the only lws call
+    /// other threads may make).
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if let ctx = context { lws_cancel_service(ctx) }
+    }
+
+    /// Blocks until the loop has stopped and everything is torn down.
+    public func waitUntilStopped() {
+        finished.wait()
+        finished.signal()
+    }
+
+    // MARK: - the loop
+
+    private func runLoop() {
+        do {
+            try createContext()
+        } catch {
+            startError = "\(error)"
+            startup.signal()
+            return
+        }
+        port.store(lws_get_vhost_listen_port(vhost), ordering: .releasing)
+        ready.store(hasProviders, ordering: .releasing)
+        log.info("gateway listening", ["listen": "\(config.listen.host):\(listenPort)", "providers": "\(config.providers.count)"])
+        startup.signal()
+        while !stopping.load(ordering: .acquiring) {
+            if lws_service(context, 0) < 0 { break }
+        }
+        teardown()
+    }
+
+    private func createContext() throws {
+        var info = lws_context_creation_info()
+        info.port = Int32(config.listen.port)
+        info.iface = UnsafePointer(cAllocations.string(config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host))
+        info.protocols = UnsafePointer(cAllocations.protocols())
+        info.mounts = UnsafePointer(cAllocations.mounts(webRoot: options.webRoot))
+        info.pvo = UnsafePointer(cAllocations.defaultProtocolOption(WebSocketProtocol.name))
+        info.user = Unmanaged.passUnretained(self).toOpaque()
+        info.max_http_header_pool = 1024
+        info.timeout_secs = 30
+        info.options = UInt64(LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE)
+        if !config.listen.host.contains(":") { info.options |= UInt64(LWS_SERVER_OPTION_DISABLE_IPV6) }
+        lws_set_log_level(LLL_ERR, nil)
+        guard let ctx = lws_create_context(&info) else {
+            throw GatewayStartError(description: "could not listen on \(config.listen): the address is in use or not available")
+        }
+        context = ctx
+        guard let vh = lws_get_vhost_by_name(ctx, "default") else {
+            lws_context_destroy(ctx)
+            throw GatewayStartError(description: "lws created no default vhost")
+        }
+        vhost = vh
+        curl = try CurlDriver(context: ctx, vhost: vh)
+        housekeeping = LoopTimer(context: ctx) { [unowned self] in self.housekeep() }
+        housekeeping?.schedule(afterMs: 1000)
+    }
+
+    private func teardown() {
+        ready.store(false, ordering: .releasing)
+        for c in Array(sessions.values) { c.shutdown() }
+        housekeeping?.cancel()
+        housekeeping = nil
+        curl.shutdown()
+        lws_context_destroy(context)
+        cAllocations.free()
+        log.info("gateway stopped")
+    }
+
+    /// Once a second: close clients that stopped reading.
+    private func housekeep() {
+        let now = MonotonicClock.nowMs()
+        for c in Array(sessions.values) { c.checkSlowConsumer(now: now) }
+        housekeeping?.schedule(afterMs: 1000)
+    }
+
+    // MARK: - bookkeeping used by calls and ingresses
+
+    func nextRequestId() -> String {
+        requestSerial += 1
+        return "req_\(requestPrefix)_\(requestSerial)"
+    }
+
+    /// `overloaded` when the gateway is at its in-flight limit.
+    func admitCall() -> GatewayError? {
+        counters.inflight >= config.limits.maxInflight
+            ? GatewayError(.overloaded, "the gateway is at its limit of \(config.limits.maxInflight) requests in flight (limits.max_inflight)")
+            : nil
+    }
+
+    func callStarted(_ call: Call) { counters.inflight += 1 }
+
+    func callEnded(_ call: Call, result: Result<CallSummary, GatewayError>) {
+        counters.inflight -= 1
+        counters.record(result)
+    }
+
+    func recordUsage(_ usage: Usage, deployment: Deployment?) {
+        counters.recordUsage(usage, deployment: deployment)
+    }
+
+    /// The aliases clients may name, for `welcome` and `/v1/models`.
+    var modelIds: [String] { config.models.map(\.name) }
+}
+
+@available(*, unavailable) extension WSConnection: Sendable {}

@@ -1,0 +1,119 @@
+import CLws
+import ClawgateCore
+import ClawgateProviders
+
+extension Gateway {
+    /// The dynamic HTTP doors' lws callback: one switch; each case hands over to the exchange.
+    func httpEvent(_ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                   _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+        switch reason {
+        case LWS_CALLBACK_HTTP:
+            let x = HTTPExchange(wsi: wsi, gateway: self)
+            attach(x, to: wsi)
+            if x.method != .post { route(x) }  // a POST is routed once its body is complete
+            return 0
+        case LWS_CALLBACK_HTTP_BODY:
+            exchange(of: wsi)?.appendBody(UnsafeRawBufferPointer(start: input, count: len))
+            return 0
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+            if let x = exchange(of: wsi) { route(x) }
+            return 0
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            return exchange(of: wsi)?.writable() ?? 0
+        case LWS_CALLBACK_CLOSED_HTTP, LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+            detachExchange(from: wsi)
+            return lws_callback_http_dummy(wsi, reason, user, input, len)
+        case LWS_CALLBACK_ADD_HEADERS:
+            // Static files too carry an x-request-id.
+            if let input {
+                let args = input.assumingMemoryBound(to: lws_process_html_args.self)
+                var name = Array("x-request-id:".utf8) + [0]
+                var value = Array(nextRequestId().utf8)
+                var p: UnsafeMutablePointer<UInt8>? = UnsafeMutableRawPointer(args.pointee.p).assumingMemoryBound(to: UInt8.self)
+                let end = p! + Int(args.pointee.max_len)
+                if lws_add_http_header_by_name(wsi, &name, &value, Int32(value.count), &p, end) == 0 {
+                    let written = UnsafeMutableRawPointer(p!) - UnsafeMutableRawPointer(args.pointee.p)
+                    args.pointee.p = UnsafeMutableRawPointer(p!).assumingMemoryBound(to: CChar.self)
+                    args.pointee.max_len -= Int32(written)
+                }
+            }
+            return 0
+        default:
+            return lws_callback_http_dummy(wsi, reason, user, input, len)
+        }
+    }
+
+    private func attach(_ x: HTTPExchange, to wsi: OpaquePointer) {
+        detachExchange(from: wsi)
+        lws_set_opaque_user_data(wsi, Unmanaged.passRetained(x).toOpaque())
+    }
+
+    private func exchange(of wsi: OpaquePointer) -> HTTPExchange? {
+        guard let p = lws_get_opaque_user_data(wsi) else { return nil }
+        return Unmanaged<HTTPExchange>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    private func detachExchange(from wsi: OpaquePointer) {
+        guard let p = lws_get_opaque_user_data(wsi) else { return }
+        lws_set_opaque_user_data(wsi, nil)
+        Unmanaged<HTTPExchange>.fromOpaque(p).takeRetainedValue().closed()
+    }
+
+    /// The response's last byte went out; the wsi may carry the next request.
+    func httpExchangeCompleted(_ x: HTTPExchange) {
+        x.handler = nil
+        if let p = lws_get_opaque_user_data(x.wsi), Unmanaged<HTTPExchange>.fromOpaque(p).takeUnretainedValue() === x {
+            lws_set_opaque_user_data(x.wsi, nil)
+            Unmanaged<HTTPExchange>.fromOpaque(p).release()
+        }
+    }
+
+    // MARK: - routing
+
+    private func route(_ x: HTTPExchange) {
+        if x.bodyTooLarge {
+            x.respondError(GatewayError(.tooLarge, "request body is over the limit of \(config.limits.maxBodyBytes) bytes (limits.max_body_bytes)"))
+            return
+        }
+        switch (x.method, x.path) {
+        case (.get, "/healthz"):
+            let o = JanssonObject()
+            o.set("status", "ok")
+            x.respondJSON(status: 200, o)
+        case (.get, "/readyz"):
+            respondReadiness(x)
+        case (.get, "/v1/models"):
+            respondModels(x)
+        case (.post, "/v1/chat/completions"):
+            OpenAIChatDoor.handle(x, gateway: self)
+        case (_, "/v1/chat/completions"), (_, "/v1/models"), (_, "/healthz"), (_, "/readyz"):
+            x.respondError(GatewayError(.notFound, "\(x.method.rawValue) is not served on \(x.path)"))
+        default:
+            x.respondError(GatewayError(.notFound, "no door at \(x.path)"))
+        }
+    }
+
+    private func respondReadiness(_ x: HTTPExchange) {
+        let o = JanssonObject()
+        if isReady {
+            o.set("status", "ok")
+            x.respondJSON(status: 200, o)
+        } else {
+            o.set("status", hasProviders ? "starting" : "no_providers")
+            let notes = options.notes.isEmpty && !hasProviders
+                ? ["no provider is configured: set OPENAI_API_KEY or OLLAMA_HOST, or pass --config"] : options.notes
+            o.set("message", notes.joined(separator: "; "))
+            x.respondJSON(status: 503, o)
+        }
+    }
+
+    private func respondModels(_ x: HTTPExchange) {
+        let list = JanssonObject()
+        list.set("object", "list")
+        let created = WallClock.unixSeconds()
+        list.set("data", JSONValue.array(config.models.map { alias in
+            ["id": .string(alias.name), "object": "model", "created": .number(Double(created)), "owned_by": "clawgate"]
+        }))
+        x.respondJSON(status: 200, list)
+    }
+}

@@ -1,0 +1,178 @@
+import CLws
+import ClawgateCore
+import ClawgateProviders
+import DequeModule
+
+/// One HTTP request/response on a (possibly kept-alive) connection: collects the body, then
+/// queues the response — headers, then either one body with a content length or chunked
+/// pieces as they are produced — and writes only when lws says the socket is writable.
+/// Only touched on the lws service thread.
+final class HTTPExchange {
+    private enum Piece {
+        case head(status: Int, headers: [(String, String)], contentLength: Int?)
+        case body([UInt8], final: Bool)
+    }
+
+    let wsi: OpaquePointer
+    unowned let gateway: Gateway
+    let requestId: String
+    let method: HTTPRequestHead.Method
+    let path: String
+    private(set) var body: [UInt8] = []
+    private(set) var bodyTooLarge = false
+    private var pieces: Deque<Piece> = []
+    private var pendingBytes = 0
+    private(set) var headersQueued = false
+    private var streaming = false
+    private(set) var finalQueued = false
+    private(set) var isClosed = false
+    /// The door handling this exchange (e.g. a chat call in flight), kept alive by it.
+    var handler: HTTPExchangeHandler?
+    var onDrained: (() -> Void)?
+
+    init(wsi: OpaquePointer, gateway: Gateway) {
+        self.wsi = wsi
+        self.gateway = gateway
+        requestId = gateway.nextRequestId()
+        method = HTTPRequestHead.method(of: wsi)
+        path = HTTPRequestHead.path(of: wsi)
+        if let n = HTTPRequestHead.contentLength(of: wsi), n > gateway.config.limits.maxBodyBytes { bodyTooLarge = true }
+    }
+
+    func appendBody(_ bytes: UnsafeRawBufferPointer) {
+        guard !bodyTooLarge else { return }  // drained and dropped: memory stays bounded
+        if body.count + bytes.count > gateway.config.limits.maxBodyBytes {
+            bodyTooLarge = true
+            body = []
+            return
+        }
+        body.append(contentsOf: bytes)
+    }
+
+    // MARK: - responses
+
+    var isCongested: Bool { pendingBytes > gateway.config.limits.pendingOutputHighBytes }
+
+    /// A complete response with a content length.
+    func respond(status: Int, contentType: String, body payload: [UInt8], headers: [(String, String)] = []) {
+        guard !headersQueued else { return }
+        headersQueued = true
+        pieces.append(.head(status: status, headers: [("content-type", contentType)] + headers, contentLength: payload.count))
+        queueBody(framed(payload), final: true)
+    }
+
+    func respondJSON(status: Int, _ object: JanssonObject, headers: [(String, String)] = []) {
+        respond(status: status, contentType: "application/json", body: object.dump(), headers: headers)
+    }
+
+    /// An error in OpenAI's shape (PROTOCOL.md section 1).
+    func respondError(_ e: GatewayError) {
+        let err = JanssonObject()
+        err.set("message", e.message)
+        err.set("type", e.code.openAIType)
+        err.set("code", e.code.rawValue)
+        if let p = e.param { err.set("param", p) } else { err.setNull("param") }
+        let o = JanssonObject()
+        o.set("error", owned: err.raw)
+        var headers: [(String, String)] = []
+        if let ms = e.retryAfterMs { headers.append(("retry-after", String(max(1, (ms + 999) / 1000)))) }
+        respondJSON(status: e.code.httpStatus, o, headers: headers)
+    }
+
+    /// Starts a chunked response; pieces follow with `sendChunk`, and `endStream` ends it.
+    func beginStream(status: Int, contentType: String, headers: [(String, String)] = []) {
+        guard !headersQueued else { return }
+        headersQueued = true
+        streaming = true
+        pieces.append(.head(status: status, headers: [("content-type", contentType), ("cache-control", "no-cache"),
+                                                       ("transfer-encoding", "chunked")] + headers, contentLength: nil))
+        lws_callback_on_writable(wsi)
+    }
+
+    /// One chunk of a chunked body (HTTP/1.1 framing is done here: lws 4.1 never chunks).
+    func sendChunk(_ payload: some Collection<UInt8>) {
+        guard streaming, !finalQueued, !payload.isEmpty else { return }
+        var b = [UInt8](repeating: 0, count: Int(CLWS_PRE))
+        b.reserveCapacity(Int(CLWS_PRE) + payload.count + 12)
+        b.append(contentsOf: String(payload.count, radix: 16).utf8)
+        b.append(contentsOf: [0x0D, 0x0A])
+        b.append(contentsOf: payload)
+        b.append(contentsOf: [0x0D, 0x0A])
+        queueBody(b, final: false)
+    }
+
+    func endStream() {
+        guard streaming, !finalQueued else { return }
+        queueBody(framed("0\r\n\r\n".utf8), final: true)
+    }
+
+    private func queueBody(_ b: [UInt8], final: Bool) {
+        guard !isClosed else { return }
+        pendingBytes += b.count - Int(CLWS_PRE)
+        pieces.append(.body(b, final: final))
+        if final { finalQueued = true }
+        lws_callback_on_writable(wsi)
+    }
+
+    /// LWS_CALLBACK_HTTP_WRITEABLE. Returns nonzero to close the connection.
+    func writable() -> Int32 {
+        var writes = 0
+        while writes < 16, let piece = pieces.popFirst() {
+            writes += 1
+            switch piece {
+            case .head(let status, let headers, let length):
+                guard writeHead(status: status, headers: headers, contentLength: length) else { return -1 }
+            case .body(var b, let final):
+                pendingBytes -= b.count - Int(CLWS_PRE)
+                guard lwsWrite(wsi, &b, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) else { return -1 }
+                if final {
+                    gateway.httpExchangeCompleted(self)
+                    return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+                }
+            }
+            if lws_send_pipe_choked(wsi) != 0 { break }
+        }
+        if !pieces.isEmpty { lws_callback_on_writable(wsi) }
+        if pendingBytes <= gateway.config.limits.pendingOutputHighBytes / 4, let drained = onDrained {
+            onDrained = nil
+            drained()
+        }
+        return 0
+    }
+
+    private func writeHead(status: Int, headers: [(String, String)], contentLength: Int?) -> Bool {
+        let size = 2048
+        var buf = [UInt8](repeating: 0, count: Int(CLWS_PRE) + size)
+        return buf.withUnsafeMutableBufferPointer { raw -> Bool in
+            let start = raw.baseAddress! + Int(CLWS_PRE)
+            let end = start + size - 1
+            var p: UnsafeMutablePointer<UInt8>? = start
+            guard lws_add_http_header_status(wsi, UInt32(status), &p, end) == 0 else { return false }
+            for (name, value) in headers + [("x-request-id", requestId)] {
+                var n = Array((name + ":").utf8) + [0]
+                var v = Array(value.utf8)
+                guard lws_add_http_header_by_name(wsi, &n, &v, Int32(v.count), &p, end) == 0 else { return false }
+            }
+            if let contentLength {
+                guard lws_add_http_header_content_length(wsi, UInt64(contentLength), &p, end) == 0 else { return false }
+            }
+            return lws_finalize_write_http_header(wsi, start, &p, end) == 0
+        }
+    }
+
+    /// The client went away (or the connection is being reused for the next request).
+    func closed() {
+        guard !isClosed else { return }
+        isClosed = true
+        pieces.removeAll()
+        handler?.exchangeClosed(self)
+        handler = nil
+    }
+}
+
+/// A door's per-request state that must hear about the exchange going away (to abort work).
+protocol HTTPExchangeHandler: AnyObject {
+    func exchangeClosed(_ exchange: HTTPExchange)
+}
+
+@available(*, unavailable) extension HTTPExchange: Sendable {}

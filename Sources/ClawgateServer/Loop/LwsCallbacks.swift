@@ -1,0 +1,50 @@
+import CLws
+
+// The three lws protocol callbacks. Each recovers the gateway from the context's user pointer
+// (no globals) and dispatches; the decisions live in the connection and exchange types.
+
+enum HTTPProtocol { static let name = "http" }
+enum WebSocketProtocol { static let name = "clawgate.v1" }
+
+private func gateway(of wsi: OpaquePointer) -> Gateway? {
+    guard let ctx = lws_get_context(wsi), let user = lws_context_user(ctx) else { return nil }
+    return Unmanaged<Gateway>.fromOpaque(user).takeUnretainedValue()
+}
+
+func gatewayHTTPCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                         _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+    guard let wsi, let gw = gateway(of: wsi) else { return 0 }
+    return gw.httpEvent(wsi, reason, user, input, len)
+}
+
+func gatewayWSCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                       _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+    guard let wsi, let gw = gateway(of: wsi) else { return 0 }
+    return gw.webSocketEvent(wsi, reason, user, input, len)
+}
+
+func gatewayFdCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                       _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+    guard let wsi else { return 0 }
+    switch reason {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        if let p = lws_get_opaque_user_data(wsi) { Unmanaged<FdWatch>.fromOpaque(p).takeUnretainedValue().readable() }
+        return 0
+    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+        if let p = lws_get_opaque_user_data(wsi) { Unmanaged<FdWatch>.fromOpaque(p).takeUnretainedValue().writable() }
+        return 0
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if let p = lws_get_opaque_user_data(wsi) {
+            lws_set_opaque_user_data(wsi, nil)
+            let watch = Unmanaged<FdWatch>.fromOpaque(p)
+            watch.takeUnretainedValue().closedByLoop()
+            watch.release()  // the wsi's reference
+        }
+        return 0
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        // lws_cancel_service woke the loop; the loop condition reads the stop flag.
+        return 0
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, input, len)
+    }
+}

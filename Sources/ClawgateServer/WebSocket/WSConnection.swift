@@ -1,0 +1,128 @@
+import CLws
+import ClawgateCore
+import ClawgateProviders
+
+/// One WebSocket connection on the hub: reassembles incoming messages, holds the bounded
+/// queue of outgoing frames and writes them only when lws says the socket is writable. Its
+/// `WSSession` holds the protocol state. Only touched on the lws service thread.
+final class WSConnection {
+    let wsi: OpaquePointer
+    unowned let gateway: Gateway
+    private(set) var session: WSSession!
+    private var out = OutboundQueue()
+    private var rx: [UInt8] = []
+    private var rxOversize = false
+    private var rxBinary = false
+    /// Calls whose upstream is paused until this client drains.
+    private var pausedCalls: [Call] = []
+    private var congestedSince: Double?
+    private var closeRequest: (status: UInt32, reason: String)?
+    private(set) var isClosed = false
+
+    init(wsi: OpaquePointer, gateway: Gateway) {
+        self.wsi = wsi
+        self.gateway = gateway
+        session = WSSession(connection: self, gateway: gateway)
+    }
+
+    // MARK: - receive
+
+    func received(_ bytes: UnsafeRawBufferPointer) {
+        if rx.isEmpty, !rxOversize { rxBinary = lws_frame_is_binary(wsi) != 0 }
+        if !rxOversize {
+            if rx.count + bytes.count > gateway.config.limits.maxFrameBytes {
+                rxOversize = true
+                rx = []
+            } else {
+                rx.append(contentsOf: bytes)
+            }
+        }
+        guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return }
+        defer {
+            rx.removeAll(keepingCapacity: rx.capacity <= 64 << 10)
+            rxOversize = false
+        }
+        if rxOversize {
+            session.frameRejected(FrameError(id: nil, error: GatewayError(.tooLarge,
+                "frame is over the limit of \(gateway.config.limits.maxFrameBytes) bytes (limits.max_frame_bytes)")))
+        } else if rxBinary {
+            session.frameRejected(FrameError(id: nil, error: .badRequest("binary frames are not accepted: send one UTF-8 JSON object per text frame")))
+        } else {
+            session.messageReceived(rx)
+        }
+    }
+
+    // MARK: - send
+
+    /// Queues one frame (already prefixed with lws headroom) and asks for a writable callback.
+    func enqueue(_ frame: [UInt8]) {
+        guard !isClosed else { return }
+        out.append(frame)
+        lws_callback_on_writable(wsi)
+    }
+
+    var isCongested: Bool { out.pendingBytes > gateway.config.limits.pendingOutputHighBytes }
+
+    func pause(_ call: Call) {
+        if congestedSince == nil { congestedSince = MonotonicClock.nowMs() }
+        pausedCalls.append(call)
+    }
+
+    /// LWS_CALLBACK_SERVER_WRITEABLE. Returns -1 to close.
+    func writable() -> Int32 {
+        if let close = closeRequest {
+            var reason = Array(close.reason.utf8.prefix(120))
+            lws_close_reason(wsi, lws_close_status(rawValue: close.status), &reason, reason.count)
+            return -1
+        }
+        var written = 0
+        while written < 16, var frame = out.popFirst() {
+            guard lwsWrite(wsi, &frame, LWS_WRITE_TEXT) else { return -1 }
+            written += 1
+            if lws_send_pipe_choked(wsi) != 0 { break }
+        }
+        if !out.isEmpty { lws_callback_on_writable(wsi) }
+        if out.pendingBytes <= gateway.config.limits.pendingOutputHighBytes / 4, !pausedCalls.isEmpty {
+            congestedSince = nil
+            let resumed = pausedCalls
+            pausedCalls.removeAll()
+            for call in resumed { call.resumeIfPaused() }
+        } else if out.isEmpty {
+            congestedSince = nil
+        }
+        return 0
+    }
+
+    /// Closes the connection from the loop (slow consumer, too many connections, shutdown).
+    func close(status: UInt32, reason: String) {
+        guard closeRequest == nil, !isClosed else { return }
+        closeRequest = (status, reason)
+        lws_callback_on_writable(wsi)
+    }
+
+    func checkSlowConsumer(now: Double) {
+        guard let since = congestedSince, now - since > Double(gateway.config.limits.slowConsumerTimeoutMs) else { return }
+        congestedSince = nil
+        gateway.log.warning("closing a client that stopped reading", ["session": session.id, "pending.bytes": "\(out.pendingBytes)"])
+        // The error is queued behind frames the client is not reading; the close is what ends it.
+        session.endAll(GatewayError(.slowConsumer, "the client did not read its frames within limits.slow_consumer_timeout_ms (\(gateway.config.limits.slowConsumerTimeoutMs) ms)"))
+        out.removeAll()
+        close(status: 1008, reason: "slow consumer")
+    }
+
+    /// LWS_CALLBACK_CLOSED: a clean close or a dropped link. This build keeps no session for
+    /// resume yet, so every request of the session is cancelled and its upstream aborted.
+    func closed() {
+        guard !isClosed else { return }
+        isClosed = true
+        out.removeAll()
+        pausedCalls.removeAll()
+        session.connectionClosed()
+    }
+
+    /// Gateway shutdown: end every call, then say goodbye with 1001.
+    func shutdown() {
+        session.endAll(GatewayError(.overloaded, "the gateway is shutting down"))
+        closed()
+    }
+}

@@ -1,0 +1,231 @@
+import CLws
+import ClawgateCore
+import ClawgateProviders
+
+/// The protocol state of one hub session (PROTOCOL.md section 3): the frame counter `seq`,
+/// the requests in flight by id, and the frames that answer each client frame. Implements
+/// `CallSink` for its calls. Only touched on the lws service thread.
+final class WSSession: CallSink {
+    let id: String
+    private weak var connection: WSConnection?
+    private unowned let gateway: Gateway
+    private var seq = 0
+    private var calls: [String: Call] = [:]
+    private var autoId = 0
+
+    init(connection: WSConnection, gateway: Gateway) {
+        self.connection = connection
+        self.gateway = gateway
+        var bytes = [UInt8](repeating: 0, count: 12)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        id = "s_" + bytes.map { String($0, radix: 16).leftPad2 }.joined()
+    }
+
+    var inflightCount: Int { calls.count }
+
+    // MARK: - frames out
+
+    /// Builds one gateway frame: `type`, then `seq` (per session, +1 each), then the fields.
+    private func emit(_ type: String, seqZero: Bool = false, _ fill: (JanssonObject) -> Void) {
+        let o = JanssonObject()
+        o.set("type", type)
+        if seqZero {
+            o.set("seq", 0)
+        } else {
+            seq += 1
+            o.set("seq", seq)
+        }
+        fill(o)
+        connection?.enqueue(o.dump(headroom: Int(CLWS_PRE)))
+    }
+
+    func sendWelcome() {
+        let limits = gateway.config.limits
+        emit("welcome") { o in
+            o.set("session", id)
+            o.set("resumed", false)
+            o.set("models", JSONValue.array(gateway.modelIds.map { ["id": .string($0), "kinds": ["chat"]] }))
+            o.set("limits", [
+                "max_frame_bytes": .number(Double(limits.maxFrameBytes)),
+                "max_inflight": .number(Double(limits.maxInflight)),
+                "max_id_bytes": 64,
+            ] as JSONValue)
+        }
+    }
+
+    private func sendError(_ error: GatewayError, id: String?) {
+        emit("error") { o in
+            if let id { o.set("id", id) }
+            o.set("code", error.code.rawValue)
+            o.set("message", error.message)
+            if let p = error.param { o.set("param", p) }
+            if let r = error.retryAfterMs { o.set("retry_after_ms", r) }
+        }
+    }
+
+    // MARK: - frames in
+
+    func messageReceived(_ bytes: [UInt8]) {
+        let value: JSONValue
+        switch Jansson.parse(bytes) {
+        case .success(let v): value = v
+        case .failure(let e):
+            frameRejected(FrameError(id: nil, error: GatewayError(.badRequest, "frame is \(e.message)")))
+            return
+        }
+        let frame: ClientFrame
+        do {
+            frame = try ClientFrame.parse(value)
+        } catch {
+            frameRejected(error)
+            return
+        }
+        handle(frame)
+    }
+
+    func frameRejected(_ e: FrameError) { sendError(e.error, id: e.id) }
+
+    private func handle(_ frame: ClientFrame) {
+        switch frame {
+        case .chat(let requestedId, let request):
+            startChat(requestedId: requestedId, request: request)
+        case .cancel(let id):
+            guard let call = calls[id] else {
+                // No `id` on this error: the request may have just ended, and a second terminal
+                // frame for it would break "exactly one done or error".
+                sendError(GatewayError(.notFound, "no request '\(id)' is in flight on this session", param: "id"), id: nil)
+                return
+            }
+            call.cancel(GatewayError(.cancelled, "cancelled by the client"), notify: true)
+        case .ping(let v):
+            emit("pong") { o in
+                if case .object(let fields) = v {
+                    for (k, f) in fields where k != "type" && k != "seq" { o.set(k, f) }
+                }
+            }
+        case .hello(_, let resume):
+            if let resume {
+                // Resume is not built yet: answer as the contract says when the session is gone.
+                _ = resume
+                emit("welcome", seqZero: true) { o in
+                    o.set("session", id)
+                    o.set("resumed", false)
+                    o.set("models", JSONValue.array(gateway.modelIds.map { ["id": .string($0), "kinds": ["chat"]] }))
+                }
+            }
+        case .subscribe(let topic, _), .unsubscribe(let topic):
+            sendError(.badRequest("live '\(topic.rawValue)' subscriptions are not available in this build yet", param: "topic"), id: nil)
+        case .unsupported(let type, let id):
+            sendError(.badRequest("'\(type)' requests are not available in this build yet", param: "type"), id: id)
+        }
+    }
+
+    private func startChat(requestedId: String?, request: ChatRequest) {
+        let id: String
+        if let requestedId {
+            id = requestedId
+            if calls[id] != nil {
+                sendError(GatewayError(.duplicateId, "a request with id '\(id)' is already in flight on this session", param: "id"), id: id)
+                return
+            }
+        } else {
+            repeat {
+                autoId += 1
+            } while calls["r\(autoId)"] != nil
+            id = "r\(autoId)"
+        }
+        if let e = gateway.admitCall() {
+            sendError(e, id: id)
+            return
+        }
+        let plan: RoutePlan
+        do {
+            plan = try gateway.router.plan(model: request.model, route: request.route)
+        } catch {
+            sendError(error, id: id)
+            return
+        }
+        let call = Call(id: id, request: request, plan: plan, gateway: gateway, sink: self)
+        calls[id] = call
+        call.start()
+    }
+
+    // MARK: - CallSink
+
+    var isCongested: Bool { connection?.isCongested ?? false }
+
+    func callPaused(_ call: Call) { connection?.pause(call) }
+
+    func callCommitted(_ call: Call, deployment: Deployment) {
+        emit("start") { o in
+            o.set("id", call.id)
+            o.set("model", call.plan.alias)
+            o.set("provider", deployment.provider)
+            o.set("deployment", deployment.name)
+        }
+    }
+
+    func call(_ call: Call, emitted event: StreamEvent) {
+        switch event {
+        case .text(let s):
+            emit("delta") { o in
+                o.set("id", call.id)
+                o.set("text", s)
+            }
+        case .toolCalls(let v):
+            emit("delta") { o in
+                o.set("id", call.id)
+                o.set("text", "")
+                o.set("tool_calls", v)
+            }
+        case .usage, .finish, .error:
+            break
+        }
+    }
+
+    func callFinished(_ call: Call, result: Result<CallSummary, GatewayError>) {
+        calls[call.id] = nil
+        switch result {
+        case .success(let s):
+            emit("done") { o in
+                o.set("id", call.id)
+                o.set("finish_reason", s.finishReason)
+                var usage: [String: JSONValue] = [
+                    "prompt_tokens": .number(Double(s.usage.promptTokens)),
+                    "completion_tokens": .number(Double(s.usage.completionTokens)),
+                    "total_tokens": .number(Double(s.usage.totalTokens)),
+                ]
+                if s.usage.estimated { usage["estimated"] = true }
+                o.set("usage", JSONValue.object(usage))
+                o.set("cost_usd", s.costUsd)
+                o.set("provider", s.deployment.provider)
+                o.set("model", call.plan.alias)
+                o.set("deployment", s.deployment.name)
+                o.set("ttft_ms", (s.ttftMs * 1000).rounded() / 1000)
+                o.set("latency_ms", (s.latencyMs * 1000).rounded() / 1000)
+                o.set("overhead_ms", (s.overheadMs * 1000).rounded() / 1000)
+                o.set("cached", false)
+                o.set("attempts", s.attempts)
+            }
+        case .failure(let e):
+            sendError(e, id: call.id)
+        }
+    }
+
+    // MARK: - lifecycle
+
+    /// Ends every request in flight with `error` (frames are still queued for the client).
+    func endAll(_ error: GatewayError) {
+        for call in Array(calls.values) { call.cancel(error, notify: true) }
+    }
+
+    /// The connection is gone: abort every upstream transfer at once, nothing to tell anyone.
+    func connectionClosed() {
+        for call in Array(calls.values) { call.cancel(GatewayError(.cancelled, "the client disconnected"), notify: false) }
+        calls.removeAll()
+    }
+}
+
+extension String {
+    fileprivate var leftPad2: String { count < 2 ? "0" + self : self }
+}
