@@ -79,6 +79,11 @@ final class Call: TransferDelegate {
             return
         }
         let d = plan.attempts[attemptIndex]
+        // The plan was made when the request arrived; a circuit may have opened since.
+        if attemptIndex > 0, !gateway.router.isAvailable(d) {
+            nextAttempt(after: failure)
+            return
+        }
         guard let provider = gateway.config.provider(named: d.provider),
               let adapter = ProviderAdapters.adapter(for: provider.kind) else {
             nextAttempt(after: GatewayError(.internal, "provider '\(d.provider)' has no adapter in this build"))
