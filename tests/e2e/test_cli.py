@@ -18,11 +18,17 @@ def clawgate(*args, timeout=20):
         pytest.fail(f"clawgate {' '.join(args)} did not exit within {timeout}s: {e.stdout!r} {e.stderr!r}")
 
 
+def assert_ok(stdout):
+    # `ok`, optionally followed by a one-line summary: `ok: 1 provider(s), ...`.
+    first = stdout.strip().splitlines()[0]
+    assert first == "ok" or first.startswith("ok:"), stdout
+
+
 def test_check_good_config(tmp_path):
     cfg = write_config(tmp_path / "good.yaml", 9, MAIN_MODELS, {"max_frame_bytes": 65536})
     r = clawgate("check", "--config", str(cfg))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.strip() == "ok"
+    assert_ok(r.stdout)
 
 
 def test_check_yaml_config_with_comments(tmp_path):
@@ -41,7 +47,7 @@ def test_check_yaml_config_with_comments(tmp_path):
         "  first_token_timeout_ms: 1000\n")
     r = clawgate("check", "--config", str(cfg))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.strip() == "ok"
+    assert_ok(r.stdout)
 
 
 def test_check_reports_every_problem_with_its_path(tmp_path):
