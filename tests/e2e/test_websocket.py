@@ -345,3 +345,36 @@ async def test_ping_pong_echoes_fields(c, gateway):
     assert pong["nonce"] == 42
     assert pong["data"] == {"a": [1, 2, "x"]}
     assert pong["s"] == "é"
+
+
+@ws_test
+async def test_binary_frame_is_bad_request(c, gateway):
+    await c.send(json.dumps({"type": "ping"}).encode())
+    err = await c.recv()
+    assert err["type"] == "error" and err["code"] == "bad_request", err
+    await c.send({"type": "ping", "still": "open"})
+    assert (await c.recv())["still"] == "open"
+
+
+def test_subprotocol_clawgate_v1_is_selected(gateway):
+    async def body():
+        async with connect(gateway.ws_url, subprotocols=["clawgate.v1"]) as ws:
+            assert ws.subprotocol == "clawgate.v1"
+            f = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))
+            assert f["type"] == "welcome" and f["seq"] == 1
+    run(body())
+
+
+@ws_test
+async def test_chat_without_model_uses_the_first_alias(c, gateway):
+    frames = await c.request({"type": "chat", "id": "nm", "prompt": "hi"})
+    assert frames[0]["type"] == "start" and frames[0]["model"] == "fast", frames[0]
+    assert frames[-1]["type"] == "done"
+
+
+@ws_test
+async def test_unknown_chat_field_is_bad_request_with_id(c, gateway):
+    await c.send({"type": "chat", "id": "typo", "model": "fast", "promt": "hi"})
+    err = await c.recv()
+    assert err["type"] == "error" and err["code"] == "bad_request" and err.get("id") == "typo", err
+    assert "promt" in err["message"]
