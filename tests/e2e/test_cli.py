@@ -1,11 +1,12 @@
 """The `clawgate` command line: `check` and `serve`'s refusals."""
 
 import json
+import re
 import subprocess
 
 import pytest
 
-from conftest import MAIN_MODELS, binary, gateway_env, write_config
+from conftest import MAIN_MODELS, REPO, binary, gateway_env, write_config
 
 LITERAL_SECRET = "sk-literal-secret-do-not-echo-1234567890"
 
@@ -115,3 +116,16 @@ def test_serve_non_loopback_without_credentials_refuses(tmp_path):
     assert r.returncode != 0
     assert "clawgate ready" not in out
     assert "credential" in out or "--insecure" in out
+
+
+def test_readme_config_example_is_valid(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    m = re.search(r"```yaml\n(.*?)```", readme, re.S)
+    assert m, "README.md has no yaml example"
+    cfg = tmp_path / "readme.yaml"
+    cfg.write_text(m.group(1))
+    env = dict(gateway_env(), OPENAI_API_KEY="sk-test-not-a-real-key")
+    r = subprocess.run([binary("clawgate"), "check", "--config", str(cfg)], capture_output=True, text=True,
+                       env=env, stdin=subprocess.DEVNULL, timeout=20)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_ok(r.stdout)
