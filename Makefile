@@ -8,15 +8,16 @@
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-.DEFAULT_GOAL := run
+.DEFAULT_GOAL := build
 
 # root needs no sudo; anyone else does.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the Swift build links against.
 APT_PKGS := libwebsockets-dev libcurl4-openssl-dev libjansson-dev pkg-config
-# Debian packages the end-to-end tests need (python3-venv: Debian splits ensurepip out).
-TEST_APT_PKGS := python3 python3-venv python3-pip chromium
+# Debian packages the end-to-end tests need (python3-venv: Debian splits ensurepip out;
+# chromium: the web page test drives it headless).
+TEST_APT_PKGS := python3 python3-venv chromium
 
 VENV := .venv
 # Pinned by name; the stamp records the list so a change reinstalls.
