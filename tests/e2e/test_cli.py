@@ -2,11 +2,12 @@
 
 import json
 import re
+import signal
 import subprocess
 
 import pytest
 
-from conftest import MAIN_MODELS, REPO, binary, gateway_env, write_config
+from conftest import MAIN_MODELS, REPO, binary, gateway_env, start_gateway, write_config
 
 LITERAL_SECRET = "sk-literal-secret-do-not-echo-1234567890"
 
@@ -129,3 +130,16 @@ def test_readme_config_example_is_valid(tmp_path):
                        env=env, stdin=subprocess.DEVNULL, timeout=20)
     assert r.returncode == 0, r.stdout + r.stderr
     assert_ok(r.stdout)
+
+
+def test_serve_stops_on_sigterm(tmp_path, logs, sim):
+    cfg = write_config(tmp_path / "stop.yaml", sim.port, MAIN_MODELS, {})
+    gw = start_gateway(cfg, logs, "clawgate-sigterm")
+    gw.proc.p.send_signal(signal.SIGTERM)
+    try:
+        code = gw.proc.p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        gw.proc.stop()
+        pytest.fail("clawgate serve did not stop within 10 s of SIGTERM")
+    assert code == 0, gw.proc.stderr()
+    gw.proc.stop()

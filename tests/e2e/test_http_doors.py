@@ -81,6 +81,11 @@ def test_unknown_v1_path_is_404(gateway):
     assert_openai_error(r, data, 404, "not_found", "not_found_error")
 
 
+def test_wrong_method_is_404(gateway):
+    r, data = request(gateway, "GET", "/v1/chat/completions")
+    assert_openai_error(r, data, 404, "not_found", "not_found_error")
+
+
 def test_body_over_limit_is_413(gateway):
     big = {"model": "fast", "messages": [{"role": "user", "content": "x" * (MAX_BODY_BYTES + 1024)}]}
     r, data = request(gateway, "POST", "/v1/chat/completions", big)
