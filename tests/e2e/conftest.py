@@ -32,8 +32,10 @@ FAST_OUTPUT_PER_MTOK = 2.0
 # Frame and body limits of the main gateway (small, so "too large" is cheap to send).
 MAX_FRAME_BYTES = 65536
 MAX_BODY_BYTES = 65536
-# First-token timeout of the timeouts gateway; its `slowfirst` upstream waits 3 s.
+# Timeouts of the timeouts gateway: `slowfirst` waits 3 s for its first byte,
+# `stall` waits 1 s between chunks.
 FIRST_TOKEN_TIMEOUT_MS = 400
+IDLE_TIMEOUT_MS = 400
 
 
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
@@ -204,6 +206,7 @@ MAIN_MODELS = {
     "echo": sim_deployment("sim-echo"),
     "slow": sim_deployment("sim-t20-d20"),
     "long": sim_deployment("sim-t2000-d5"),
+    "nousage": sim_deployment("sim-t5-nousage"),
 }
 
 
@@ -232,10 +235,11 @@ def gateway(sim, tmp_path_factory, logs):
 
 @pytest.fixture(scope="session")
 def timeouts_gateway(sim, tmp_path_factory, logs):
-    """A second gateway with a first-token timeout short enough to trip on `sim-f3000`."""
-    models = {"slowfirst": sim_deployment("sim-f3000"), "fast": MAIN_MODELS["fast"]}
+    """A second gateway whose first-token and idle timeouts trip on `sim-f3000` and `sim-t5-d1000`."""
+    models = {"slowfirst": sim_deployment("sim-f3000"), "stall": sim_deployment("sim-t5-d1000"),
+              "fast": MAIN_MODELS["fast"]}
     cfg = write_config(tmp_path_factory.mktemp("gw-timeouts") / "clawgate.yaml", sim.port, models,
-                       {"first_token_timeout_ms": FIRST_TOKEN_TIMEOUT_MS})
+                       {"first_token_timeout_ms": FIRST_TOKEN_TIMEOUT_MS, "idle_timeout_ms": IDLE_TIMEOUT_MS})
     gw = start_gateway(cfg, logs, "clawgate-timeouts")
     yield gw
     gw.proc.stop()

@@ -176,3 +176,25 @@ def test_static_path_traversal_is_refused(gateway):
         r, data = request(gateway, "GET", path)
         assert r.status in (400, 403, 404), (path, r.status)
         assert b"root:" not in data and b".PHONY" not in data
+
+
+def test_rest_client_disconnect_aborts_upstream(gateway, sim):
+    aborted = sim.stats()["aborted"]
+    conn = http.client.HTTPConnection(gateway.host, gateway.port, timeout=15)
+    conn.request("POST", "/v1/chat/completions", body=json.dumps(
+        {"model": "long", "stream": True, "messages": [{"role": "user", "content": "hi"}]}),
+        headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200
+    assert b"data:" in r.read1(256)
+    conn.sock.shutdown(2)
+    conn.close()
+    sim.wait_stat("aborted", aborted + 1)
+
+
+def test_stream_without_usage_option_has_no_usage(gateway):
+    r, data = request(gateway, "POST", "/v1/chat/completions",
+                      {"model": "nousage", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    events = parse_sse(data)
+    assert events[-1] == "[DONE]"
+    assert all(json.loads(e).get("usage") is None for e in events[:-1])

@@ -212,3 +212,22 @@ def test_first_token_timeout_is_upstream_timeout(timeouts_gateway, sim):
     # The same gateway still serves a fast alias.
     assert c.chat.completions.create(model="fast", messages=[{"role": "user", "content": "hi"}]) \
         .choices[0].message.content == TEXT5
+
+
+def test_estimated_usage_when_upstream_sends_none(client):
+    chunks = list(client.chat.completions.create(model="nousage", messages=[{"role": "user", "content": "hi"}],
+                                                 stream=True, stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT5
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_idle_timeout_mid_stream_raises(timeouts_gateway):
+    c = openai.OpenAI(base_url=timeouts_gateway.base + "/v1", api_key="unused", max_retries=0, timeout=30)
+    stream = c.chat.completions.create(model="stall", messages=[{"role": "user", "content": "hi"}], stream=True)
+    text = []
+    with pytest.raises(openai.APIError) as e:
+        for chunk in stream:
+            if chunk.choices:
+                text.append(chunk.choices[0].delta.content or "")
+    assert "".join(text) == "w0 "
+    assert "idle_timeout_ms" in str(e.value)

@@ -378,3 +378,38 @@ async def test_unknown_chat_field_is_bad_request_with_id(c, gateway):
     err = await c.recv()
     assert err["type"] == "error" and err["code"] == "bad_request" and err.get("id") == "typo", err
     assert "promt" in err["message"]
+
+
+@ws_test
+async def test_missing_upstream_usage_is_estimated(c, gateway):
+    frames = await c.request({"type": "chat", "id": "nu", "model": "nousage", "prompt": "hello world"})
+    done = frames[-1]
+    assert done["type"] == "done", done
+    u = done["usage"]
+    assert u.get("estimated") is True
+    assert u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
+    assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+
+
+@ws_test
+async def test_max_tokens_reaches_upstream(c, gateway):
+    frames = await c.request({"type": "chat", "id": "mt", "model": "fast", "prompt": "hi", "max_tokens": 2})
+    assert "".join(f["text"] for f in frames if f["type"] == "delta") == "w0 w1 "
+    assert frames[-1]["finish_reason"] == "length"
+
+
+def test_idle_timeout_after_first_token(timeouts_gateway, sim):
+    async def body():
+        aborted = sim.stats()["aborted"]
+        async with connect(timeouts_gateway.ws_url) as ws:
+            c = Conn(ws)
+            await c.recv()
+            frames = await c.request({"type": "chat", "id": "st", "model": "stall", "prompt": "hi"})
+            assert frames[-1]["type"] == "error", frames[-1]
+            assert frames[-1]["code"] == "upstream_timeout"
+            assert "idle_timeout_ms" in frames[-1]["message"]
+            # The first token was relayed; no retry after it (the text would repeat).
+            assert "".join(f["text"] for f in frames if f["type"] == "delta") == "w0 "
+            assert sum(f["type"] == "start" for f in frames) == 1
+        sim.wait_stat("aborted", aborted + 1)
+    run(body())
