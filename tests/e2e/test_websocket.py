@@ -446,3 +446,14 @@ def test_shutdown_ends_requests_in_flight_and_closes_1001(sim, tmp_path, logs):
         run(body())
     finally:
         gw.proc.stop()
+
+
+@ws_test
+async def test_unicode_and_escapes_round_trip(c, gateway):
+    tricky = 'héllo "wörld" \\ back\\slash\nnew line \t tab 🌍 <script>&amp;</script> \u2028'
+    for model in ("echo", "echo-pieces"):
+        frames = await c.request({"type": "chat", "id": "u", "model": model, "prompt": tricky})
+        assert frames[-1]["type"] == "done", frames[-1]
+        deltas = [f["text"] for f in frames if f["type"] == "delta"]
+        assert "".join(deltas) == tricky
+        assert len(deltas) == (1 if model == "echo" else 7)
