@@ -208,6 +208,7 @@ MAIN_MODELS = {
     "slow": sim_deployment("sim-t20-d20"),
     "long": sim_deployment("sim-t2000-d5"),
     "nousage": sim_deployment("sim-t5-nousage"),
+    "huge": sim_deployment("sim-t300000"),
 }
 
 

@@ -457,3 +457,36 @@ async def test_unicode_and_escapes_round_trip(c, gateway):
         deltas = [f["text"] for f in frames if f["type"] == "delta"]
         assert "".join(deltas) == tricky
         assert len(deltas) == (1 if model == "echo" else 7)
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
+
+
+def test_reader_that_stops_pauses_the_upstream(gateway, sim):
+    """Backpressure: a client that stops reading a 300,000-chunk stream is not
+    buffered without bound; the gateway pauses the upstream transfer instead."""
+    async def body():
+        base = sim.stats()
+        # max_queue=4: the client library itself stops reading the socket after 4 frames.
+        async with connect(gateway.ws_url, max_queue=4) as ws:
+            c = Conn(ws)
+            await c.recv()
+            rss_before = rss_kb(gateway.proc.p.pid)
+            await c.send({"type": "chat", "id": "H", "model": "huge", "prompt": "hi"})
+            sim.wait_stat("started", base["started"] + 1)
+            # Unpaused, the simulator would finish all 300,000 chunks within this window and the
+            # gateway would hold tens of megabytes of frames; paused, neither happens.
+            loop = asyncio.get_running_loop()
+            window_end = loop.time() + 2.0
+            while loop.time() < window_end:
+                s = sim.stats()
+                assert s["completed"] == base["completed"], "the upstream ran to the end while nobody read"
+                assert rss_kb(gateway.proc.p.pid) - rss_before < 10 * 1024, "the gateway is buffering the stream"
+                await asyncio.sleep(0.1)
+            await c.send({"type": "cancel", "id": "H"})
+            end = await c.recv_until(lambda f: f["type"] in ("done", "error"), timeout=60)
+            assert end[-1]["type"] == "error" and end[-1]["code"] == "cancelled", end[-1]
+        sim.wait_stat("aborted", base["aborted"] + 1)
+    run(body())
