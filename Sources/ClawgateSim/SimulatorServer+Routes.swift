@@ -78,6 +78,8 @@ extension SimulatorServer {
         JSONBytes.appendDecimal(s.aborted, to: &out)
         JSONBytes.append(",\"active\":", to: &out)
         JSONBytes.appendDecimal(s.active, to: &out)
+        JSONBytes.append(",\"connections\":", to: &out)
+        JSONBytes.appendDecimal(s.connections, to: &out)
         JSONBytes.append(",\"lastRequestBody\":", to: &out)
         if let b = s.lastRequestBody { JSONBytes.appendQuoted(b, to: &out) } else { JSONBytes.append("null", to: &out) }
         JSONBytes.append(",\"lastAuthorization\":", to: &out)

@@ -11,6 +11,8 @@ public struct SimulatorStats: Sendable, Equatable {
     public var aborted: Int
     /// Replies in progress right now.
     public var active: Int
+    /// TCP connections accepted (a client that keeps connections alive opens few).
+    public var connections: Int = 0
     /// The last chat request body exactly as received.
     public var lastRequestBody: String?
     /// The last chat request's `Authorization` header, if any.
