@@ -42,8 +42,7 @@ extension SimulatorServer {
         guard let directives = ReplyDirectives.parse(model: request.model) else {
             return RoutedRequest(response: .error(.modelNotFound(request.model)), isChatReply: true)
         }
-        var routed = RoutedRequest(response: .close, firstByteMs: directives.firstByteMs,
-                                   delayMs: directives.delayMs, isChatReply: true)
+        var routed = RoutedRequest(response: .close, firstByteMs: directives.firstByteMs, isChatReply: true)
         if let status = directives.errorStatus {
             routed.response = .error(.simulated(status: status, model: request.model))
             return routed

@@ -1,5 +1,3 @@
-import Glibc
-
 /// What the simulator has served since start or the last reset. Tests read it to prove
 /// what an upstream saw, e.g. that the gateway dropped a stream (`aborted`).
 public struct SimulatorStats: Sendable, Equatable {
@@ -29,26 +27,13 @@ public struct SimulatorStats: Sendable, Equatable {
     }
 }
 
-/// Stats plus the stop flag, shared between the service thread and callers.
-/// A pthread mutex rather than `Synchronization.Mutex`: TSan reports false races through the
-/// futex-based one (see notes/lws-curl-swift.md §4).
+/// Stats plus the stop flag: the only state the service thread shares with other threads.
 final class SimulatorSharedState: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let lock = PthreadMutex()
     private var stats = SimulatorStats()
     private var stopRequested = false
 
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
+    private func withLock<T>(_ body: () -> T) -> T { lock.withLock(body) }
 
     var snapshot: SimulatorStats { withLock { stats } }
 
