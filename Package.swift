@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "clawgate-sim", dependencies: [
             "ClawgateSim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], exclude: ["README.md"]),
         .testTarget(name: "ClawgateCoreTests", dependencies: ["ClawgateCore"]),
         .testTarget(name: "ClawgateProvidersTests", dependencies: ["ClawgateProviders", "ClawgateCore"],
                     resources: [.copy("Fixtures")]),
