@@ -239,6 +239,31 @@ struct WebSocketHubTests {
         #expect(h.eventually { h.simulator.stats.aborted == 1 })
     }
 
+    @Test func upgradesFromForeignOriginsOrOtherPathsAreRefused() throws {
+        try withHarness { h in
+            #expect(throws: TestWebSocket.Failure.self) { _ = try TestWebSocket(port: h.port, headers: ["Origin: http://evil.example"]) }
+            #expect(throws: TestWebSocket.Failure.self) { _ = try TestWebSocket(port: h.port, path: "/elsewhere") }
+            let own = try TestWebSocket(port: h.port, headers: ["Origin: http://127.0.0.1:\(h.port)"])
+            #expect(try own.receiveJSON()["type"] as? String == "welcome")
+        }
+    }
+
+    @Test func stoppingTheGatewayAnswersEveryRequestThenClosesWith1001() throws {
+        let h = try GatewayHarness(models: Self.models)
+        defer { h.simulator.stop() }
+        let ws = try h.connect()
+        try ws.send(["type": "chat", "id": "L", "model": "long", "prompt": "x"])
+        _ = try ws.receive { $0["type"] as? String == "delta" }
+        h.gateway.stop()
+        let frames = try ws.receive { $0["type"] as? String == "error" || $0["type"] as? String == "done" }
+        #expect(frames.last?["code"] as? String == "overloaded")
+        #expect(frames.last?["id"] as? String == "L")
+        while try ws.receiveText(timeout: 5) != nil {}
+        #expect(ws.closeCode == 1001)
+        h.gateway.waitUntilStopped()
+        #expect(h.eventually { h.simulator.stats.aborted == 1 })
+    }
+
     @Test func theTotalTimeoutEndsEvenAFlowingStream() throws {
         var limits = Limits()
         limits.totalTimeoutMs = 300

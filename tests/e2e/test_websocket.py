@@ -418,8 +418,6 @@ def test_idle_timeout_after_first_token(timeouts_gateway, sim):
     run(body())
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: on SIGTERM the gateway drops the socket without the request's "
-                                       "error frame or close 1001 (queued frames are discarded at shutdown)")
 def test_shutdown_ends_requests_in_flight_and_closes_1001(sim, tmp_path, logs):
     cfg = write_config(tmp_path / "shutdown.yaml", sim.port, MAIN_MODELS, {})
     gw = start_gateway(cfg, logs, "clawgate-shutdown")
@@ -492,8 +490,6 @@ def test_reader_that_stops_pauses_the_upstream(gateway, sim):
     run(body())
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Origin is not checked yet, so any web page the user visits can "
-                                       "open the loopback hub (cross-site WebSocket hijacking)")
 def test_upgrade_from_a_foreign_origin_is_refused(gateway):
     async def body():
         with pytest.raises(InvalidStatus) as e:
