@@ -1,0 +1,256 @@
+import CLws
+
+/// One HTTP transaction on one connection: request intake, then the reply, written only from
+/// `HTTP_WRITEABLE` with `LWS_PRE` headroom. Only touched on the lws service thread.
+final class SimulatorSession {
+    enum Method { case get, post, other }
+    enum Phase { case receiving, waiting, headers, body, streaming, cutPending, finished }
+
+    let wsi: OpaquePointer
+    let method: Method
+    let path: String
+    let authorization: String?
+    var requestBody: [UInt8] = []
+    private(set) var phase = Phase.receiving
+    /// True while a counted chat reply is in progress (drives `active` and `aborted`).
+    private(set) var chatInProgress = false
+
+    private var routed = RoutedRequest(response: .close)
+    private var writer: OpenAIChunkWriter?
+    private var fixedBody: [UInt8] = []
+    private var bodyOffset = 0
+    private var step = 0
+    private var delayedStep = -1
+    private var timerArmed = false
+    private let timer: UnsafeMutablePointer<clws_timer_t>
+    /// Reused frame buffer: `[LWS_PRE + chunk-size line room][payload]`.
+    private var out: [UInt8] = []
+
+    /// Bytes of SSE events gathered into one HTTP chunk before it is written.
+    static let framePayload = 16 * 1024
+    private static let lineRoom = 10
+    private static let reserved = Int(CLWS_PRE) + lineRoom
+
+    init(wsi: OpaquePointer, method: Method, path: String, authorization: String?) {
+        self.wsi = wsi
+        self.method = method
+        self.path = path
+        self.authorization = authorization
+        timer = .allocate(capacity: 1)
+        timer.initialize(to: clws_timer_t())
+        timer.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit {
+        clws_timer_cancel(timer)
+        timer.deallocate()
+    }
+
+    /// Starts the reply; the first bytes leave after `firstByteMs`.
+    func begin(_ routed: RoutedRequest, context: OpaquePointer, stats: SimulatorSharedState) {
+        self.routed = routed
+        if routed.isChatReply {
+            chatInProgress = true
+            stats.update { $0.started += 1; $0.active += 1 }
+        }
+        switch routed.response {
+        case .fixed(_, _, _, let body): fixedBody = body
+        case .stream(let w): writer = w
+        case .close: break
+        }
+        if routed.firstByteMs > 0 {
+            phase = .waiting
+            arm(context: context, ms: routed.firstByteMs)
+        } else {
+            phase = .headers
+            lws_callback_on_writable(wsi)
+        }
+    }
+
+    /// Called on CLOSED_HTTP / HTTP_DROP_PROTOCOL and before the session is released.
+    func connectionGone(stats: SimulatorSharedState) {
+        clws_timer_cancel(timer)
+        timerArmed = false
+        if chatInProgress {
+            chatInProgress = false
+            stats.update { $0.aborted += 1; $0.active -= 1 }
+        }
+        phase = .finished
+    }
+
+    func timerFired() {
+        timerArmed = false
+        if phase == .waiting { phase = .headers }
+        lws_callback_on_writable(wsi)
+    }
+
+    private func arm(context: OpaquePointer, ms: Int) {
+        timerArmed = true
+        clws_timer_schedule(context, timer, { sul in
+            guard let sul, let owner = clws_timer_owner(sul) else { return }
+            Unmanaged<SimulatorSession>.fromOpaque(owner).takeUnretainedValue().timerFired()
+        }, Int64(ms) * 1000)
+    }
+
+    private func finishChatReply(stats: SimulatorSharedState) {
+        if chatInProgress {
+            chatInProgress = false
+            stats.update { $0.completed += 1; $0.active -= 1 }
+        }
+    }
+
+    /// HTTP_WRITEABLE. Returns the value for the lws callback (-1 closes the connection).
+    func writeable(context: OpaquePointer, scratch: UnsafeMutablePointer<UInt8>, scratchSize: Int,
+                   stats: SimulatorSharedState) -> Int32 {
+        switch phase {
+        case .receiving, .waiting, .finished:
+            return 0
+        case .headers:
+            return writeHeaders(scratch: scratch, scratchSize: scratchSize, stats: stats)
+        case .body:
+            return writeFixedBody(stats: stats)
+        case .streaming:
+            if timerArmed { return 0 }
+            return writeStream(context: context, stats: stats)
+        case .cutPending:
+            // Reached only once lws has flushed everything written so far.
+            finishChatReply(stats: stats)
+            phase = .finished
+            return -1
+        }
+    }
+
+    private func writeHeaders(scratch: UnsafeMutablePointer<UInt8>, scratchSize: Int, stats: SimulatorSharedState) -> Int32 {
+        let start = scratch + Int(CLWS_PRE)
+        let end = scratch + scratchSize
+        var p: UnsafeMutablePointer<UInt8>? = start
+        var failed = false
+        func add(_ token: lws_token_indexes, _ value: String) {
+            var v = Array(value.utf8)
+            if lws_add_http_header_by_token(wsi, token, &v, Int32(v.count), &p, end) != 0 { failed = true }
+        }
+        func addNamed(_ name: String, _ value: String) {
+            var n = Array((name + ":").utf8) + [0]
+            var v = Array(value.utf8)
+            if lws_add_http_header_by_name(wsi, &n, &v, Int32(v.count), &p, end) != 0 { failed = true }
+        }
+        switch routed.response {
+        case .close:
+            finishChatReply(stats: stats)
+            phase = .finished
+            return -1
+        case .fixed(let status, let contentType, let headers, let body):
+            if lws_add_http_header_status(wsi, UInt32(status), &p, end) != 0 { return -1 }
+            add(WSI_TOKEN_HTTP_CONTENT_TYPE, contentType)
+            if lws_add_http_header_content_length(wsi, lws_filepos_t(body.count), &p, end) != 0 { return -1 }
+            for h in headers { addNamed(h.name, h.value) }
+            phase = .body
+        case .stream:
+            if lws_add_http_header_status(wsi, 200, &p, end) != 0 { return -1 }
+            add(WSI_TOKEN_HTTP_CONTENT_TYPE, "text/event-stream; charset=utf-8")
+            add(WSI_TOKEN_HTTP_TRANSFER_ENCODING, "chunked")
+            add(WSI_TOKEN_HTTP_CACHE_CONTROL, "no-cache")
+            phase = .streaming
+        }
+        if failed || lws_finalize_write_http_header(wsi, start, &p, end) != 0 { return -1 }
+        lws_callback_on_writable(wsi)
+        return 0
+    }
+
+    private func writeFixedBody(stats: SimulatorSharedState) -> Int32 {
+        let remaining = fixedBody.count - bodyOffset
+        let n = min(remaining, 64 * 1024)
+        let last = n == remaining
+        if n > 0 {
+            out.removeAll(keepingCapacity: true)
+            out.append(contentsOf: repeatElement(0, count: Int(CLWS_PRE)))
+            out.append(contentsOf: fixedBody[bodyOffset..<(bodyOffset + n)])
+            let written = out.withUnsafeMutableBufferPointer { buf in
+                lws_write(wsi, buf.baseAddress! + Int(CLWS_PRE), n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
+            }
+            if written < n { return -1 }
+            bodyOffset += n
+        }
+        if !last {
+            lws_callback_on_writable(wsi)
+            return 0
+        }
+        finishChatReply(stats: stats)
+        phase = .finished
+        return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+    }
+
+    /// Gathers as many SSE events as fit one frame (or up to the next delay), wraps them in
+    /// one HTTP chunk and writes it. lws keeps an unsent tail itself and holds WRITEABLE back
+    /// until it drains, so a slow reader costs at most one frame of memory.
+    private func writeStream(context: OpaquePointer, stats: SimulatorSharedState) -> Int32 {
+        guard let writer else { return -1 }
+        let reply = writer.reply
+        if out.count != Self.reserved {
+            out.removeAll(keepingCapacity: true)
+            out.reserveCapacity(Self.reserved + Self.framePayload + 1024)
+            out.append(contentsOf: repeatElement(0, count: Self.reserved))
+        }
+        var endOfBody = false
+        var cut = false
+        var pause = false
+        while step < reply.stepCount && out.count - Self.reserved < Self.framePayload {
+            let s = reply.step(step)
+            if case .content(let i) = s, i > 0, reply.delayMs > 0, delayedStep != step {
+                delayedStep = step
+                pause = true
+                break
+            }
+            switch s {
+            case .endOfBody: endOfBody = true
+            case .cut: cut = true
+            default: writer.append(s, to: &out)
+            }
+            step += 1
+            if endOfBody || cut { break }
+        }
+        let payload = out.count - Self.reserved
+        if payload > 0 || endOfBody {
+            if payload > 0 { out.append(contentsOf: [0x0D, 0x0A]) }
+            if endOfBody { out.append(contentsOf: Array("0\r\n\r\n".utf8)) }
+            var start = Self.reserved
+            if payload > 0 {
+                // chunk-size line right before the payload; leading headroom stays >= LWS_PRE.
+                var v = payload
+                out[start - 1] = 0x0A
+                out[start - 2] = 0x0D
+                start -= 2
+                repeat {
+                    start -= 1
+                    out[start] = JSONBytes.hexDigit(v & 0xF)
+                    v >>= 4
+                } while v > 0
+            }
+            let length = out.count - start
+            let written = out.withUnsafeMutableBufferPointer { buf in
+                lws_write(wsi, buf.baseAddress! + start, length, endOfBody ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
+            }
+            out.removeLast(out.count - Self.reserved)
+            if written < length { return -1 }
+        }
+        if endOfBody {
+            finishChatReply(stats: stats)
+            phase = .finished
+            return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+        }
+        if cut {
+            phase = .cutPending
+            lws_callback_on_writable(wsi)
+            return 0
+        }
+        if pause {
+            arm(context: context, ms: reply.delayMs)
+            return 0
+        }
+        lws_callback_on_writable(wsi)
+        return 0
+    }
+}
+
+@available(*, unavailable)
+extension SimulatorSession: Sendable {}
