@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "clawgate", targets: ["clawgate"]),
         .executable(name: "clawgate-sim", targets: ["clawgate-sim"]),
+        .executable(name: "clawgate-bench", targets: ["clawgate-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +39,11 @@ let package = Package(
         ]),
         .executableTarget(name: "clawgate-sim", dependencies: [
             "ClawgateSim",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Load generator for `make bench`: libcurl multi and the lws client, like the gateway.
+        .executableTarget(name: "clawgate-bench", dependencies: [
+            "CCurl", "CLws", "CJansson",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ClawgateCoreTests", dependencies: ["ClawgateCore"]),
