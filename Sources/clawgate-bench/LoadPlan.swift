@@ -10,6 +10,9 @@ struct LoadPlan {
     var requests: Int?
     /// Requests started during the first `warmup` seconds are run but not recorded.
     var warmup: Double
+    /// The first `warmupRequests` requests are run but not recorded (for long streams, where a
+    /// time-based warm-up would cut waves of requests in half).
+    var warmupRequests: Int = 0
     /// How long to wait for requests still in flight once starting has stopped.
     var grace: Double
     /// Open loop: requests in flight beyond this are not started and count as `overload` errors.

@@ -222,6 +222,7 @@ final class RestLoad {
         let warmEnd = t0 + UInt64(plan.warmup * 1e9)
         var stopAt: UInt64 = plan.duration.map { warmEnd + UInt64($0 * 1e9) } ?? .max
         var started = 0  // recorded requests started
+        var unrecorded = 0  // warm-up requests started
         let interval: UInt64 = plan.rate.map { UInt64(1e9 / $0) } ?? 0
         var nextDue = t0
         var stopping = false
@@ -237,7 +238,8 @@ final class RestLoad {
             if !stopping {
                 if plan.isOpenLoop {
                     while nextDue <= now {
-                        let rec = nextDue >= warmEnd
+                        let rec = nextDue >= warmEnd && unrecorded >= plan.warmupRequests
+                        if !rec && nextDue >= warmEnd { unrecorded += 1 }
                         if inFlight >= plan.maxInFlight {
                             if rec { result.fail("overload"); started += 1 }
                         } else {
@@ -249,7 +251,8 @@ final class RestLoad {
                     }
                 } else {
                     while inFlight < plan.concurrency {
-                        let rec = now >= warmEnd
+                        let rec = now >= warmEnd && unrecorded >= plan.warmupRequests
+                        if !rec && now >= warmEnd { unrecorded += 1 }
                         if rec, let r = plan.requests, started >= r { break }
                         start(at: now, recorded: rec)
                         if rec { started += 1 }

@@ -28,6 +28,7 @@ final class WSLoad {
     private var openCount = 0
     private var welcomed = 0
     private var started = 0
+    private var unrecorded = 0
     private var stopping = false
     private var warmEnd: UInt64 = 0
     private var inFlight = 0
@@ -182,7 +183,8 @@ final class WSLoad {
 
     private func startChat(on conn: WSConnection, at intended: UInt64) {
         guard !stopping, let wsi = conn.wsi else { return }
-        let recorded = intended >= warmEnd
+        let recorded = intended >= warmEnd && unrecorded >= plan.warmupRequests
+        if !recorded && intended >= warmEnd { unrecorded += 1 }
         if recorded, let r = plan.requests, started >= r { return }
         if recorded { started += 1 }
         let id = conn.newId()

@@ -28,6 +28,9 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Seconds of unrecorded warm-up load first.")
     var warmup = 0.0
 
+    @Option(help: "Run this many requests first without recording them.")
+    var warmupRequests = 0
+
     @Option(help: "Seconds to wait for in-flight requests after the run.")
     var grace = 10.0
 
@@ -49,7 +52,7 @@ struct LoadOptions: ParsableArguments {
     var plan: LoadPlan {
         LoadPlan(concurrency: max(1, concurrency), rate: rate,
                  duration: duration ?? (requests == nil ? 10 : nil), requests: requests,
-                 warmup: warmup, grace: grace, maxInFlight: maxInFlight)
+                 warmup: warmup, warmupRequests: warmupRequests, grace: grace, maxInFlight: maxInFlight)
     }
 
     func emit(_ result: RunResult) throws {
