@@ -118,6 +118,14 @@ struct ChatFields {
         }
     }
 
+    /// `none`, `auto`, `required`, or an object naming a tool; returned as sent.
+    func toolChoice(_ value: JSONValue) throws(GatewayError) -> JSONValue {
+        switch value {
+        case .string, .object: return value
+        default: throw fail("tool_choice", "must be a string (none, auto, required) or an object, \(Self.got(value))")
+        }
+    }
+
     /// An array of tool objects, returned as sent.
     func tools(_ value: JSONValue) throws(GatewayError) -> JSONValue {
         guard case .array(let items) = value else { throw fail("tools", "must be an array of tool objects, \(Self.got(value))") }

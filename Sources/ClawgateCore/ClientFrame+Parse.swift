@@ -4,7 +4,7 @@ extension ClientFrame {
 
     /// Fields a `chat` frame may carry; any other is refused with a did-you-mean.
     public static let chatFields = ["type", "id", "model", "messages", "prompt", "stream", "max_tokens", "temperature",
-                                    "top_p", "stop", "tools", "route", "cache", "metadata"]
+                                    "top_p", "stop", "tools", "tool_choice", "route", "cache", "metadata"]
 
     /// The longest request `id`, in UTF-8 bytes.
     public static let maxIdBytes = 64
@@ -133,6 +133,7 @@ extension ClientFrame {
         if let v = present("top_p") { request.topP = try fields.number(v, "top_p", in: 0...1) }
         if let v = present("stop") { request.stop = try fields.stop(v) }
         if let v = present("tools") { request.tools = try fields.tools(v) }
+        if let v = present("tool_choice") { request.toolChoice = try fields.toolChoice(v) }
         if let v = present("route") { request.route = try fields.route(v) }
         if let v = present("cache") { _ = try fields.bool(v, "cache") }
         if let v = present("metadata") { request.metadata = .object(try fields.object(v, "metadata")) }

@@ -51,12 +51,7 @@ public struct OpenAIChatBody: Sendable, Equatable {
         if let v = present("top_p") { request.topP = try fields.number(v, "top_p", in: 0...1) }
         if let v = present("stop") { request.stop = try fields.stop(v) }
         if let v = present("tools") { request.tools = try fields.tools(v) }
-        if let v = present("tool_choice") {
-            switch v {
-            case .string, .object: request.toolChoice = v
-            default: throw fields.fail("tool_choice", "must be a string (none, auto, required) or an object, \(ChatFields.got(v))")
-            }
-        }
+        if let v = present("tool_choice") { request.toolChoice = try fields.toolChoice(v) }
         if let v = present("n") {
             let n = try fields.positiveInt(v, "n")
             guard n == 1 else { throw fields.fail("n", "must be 1: this gateway returns one choice per request, got \(n)") }

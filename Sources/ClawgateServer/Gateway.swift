@@ -49,7 +49,11 @@ public final class Gateway: @unchecked Sendable {
     private var cAllocations = LwsAllocations()
     private var housekeeping: LoopTimer?
     let counters = GatewayCounters()
+    /// Backpressure figures, readable from any thread.
+    public let flow = FlowStats()
     var sessions: [ObjectIdentifier: WSConnection] = [:]
+    /// Every call in flight, so shutdown can end each one with an answer.
+    private var activeCalls: [ObjectIdentifier: Call] = [:]
     private var requestSerial: UInt64 = 0
     private let requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
 
@@ -143,6 +147,9 @@ public final class Gateway: @unchecked Sendable {
 
     private func teardown() {
         ready.store(false, ordering: .releasing)
+        // Every request in flight gets its one terminal answer before the sockets go.
+        let shuttingDown = GatewayError(.overloaded, "the gateway is shutting down")
+        for call in Array(activeCalls.values) { call.cancel(shuttingDown, notify: true) }
         for c in Array(sessions.values) { c.shutdown() }
         housekeeping?.cancel()
         housekeeping = nil
@@ -173,10 +180,14 @@ public final class Gateway: @unchecked Sendable {
             : nil
     }
 
-    func callStarted(_ call: Call) { counters.inflight += 1 }
+    func callStarted(_ call: Call) {
+        counters.inflight += 1
+        activeCalls[ObjectIdentifier(call)] = call
+    }
 
     func callEnded(_ call: Call, result: Result<CallSummary, GatewayError>) {
         counters.inflight -= 1
+        activeCalls[ObjectIdentifier(call)] = nil
         counters.record(result)
     }
 

@@ -31,12 +31,12 @@ import Testing
         ]
         let frame = try ClientFrame.parse([
             "type": "chat", "messages": messages, "stream": false, "max_tokens": 100, "temperature": 0.5,
-            "top_p": 1, "stop": ["a", "b"], "tools": [["type": "function"]], "cache": true, "metadata": ["k": "v"],
-            "route": ["strategy": "cost", "weights": ["latency": 1, "accuracy": 0, "cost": 2], "fallbacks": ["smart"]],
+            "top_p": 1, "stop": ["a", "b"], "tools": [["type": "function"]], "tool_choice": "auto", "cache": true,
+            "metadata": ["k": "v"], "route": ["strategy": "cost", "weights": ["latency": 1, "accuracy": 0, "cost": 2], "fallbacks": ["smart"]],
         ])
         let expected = ChatRequest(model: "", messages: messages.arrayValue!, stream: false, maxTokens: 100,
                                    temperature: 0.5, topP: 1, stop: ["a", "b"], tools: [["type": "function"]],
-                                   metadata: ["k": "v"],
+                                   toolChoice: "auto", metadata: ["k": "v"],
                                    route: RouteOverride(strategy: .cost,
                                                         weights: RoutingWeights(latency: 1, accuracy: 0, cost: 2),
                                                         fallbacks: ["smart"]))
@@ -108,6 +108,7 @@ import Testing
         (["stop": ["a", "b", "c", "d", "e"]], "stop", "chat.stop must hold at most 4 strings, got 5"),
         (["stop": [1]], "stop", "chat.stop must be a string or an array of strings, got an array holding a number"),
         (["tools": ["x"]], "tools[0]", "chat.tools[0] must be an object, got a string"),
+        (["tool_choice": 1], "tool_choice", "chat.tool_choice must be a string (none, auto, required) or an object, got a number"),
         (["model": 3], "model", "chat.model must be a string, got a number"),
         (["metadata": [1]], "metadata", "chat.metadata must be an object, got an array"),
         (["cache": 1], "cache", "chat.cache must be true or false, got a number"),

@@ -182,7 +182,9 @@ final class Call: TransferDelegate {
             attemptFailed(reason, retryable: true)
         } else if result != CURLE_OK {
             let detail = t.errorDetail.isEmpty ? String(cString: curl_easy_strerror(result)) : t.errorDetail
-            if result == CURLE_OPERATION_TIMEDOUT {
+            if result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR || result == CURLE_GOT_NOTHING {
+                attemptFailed(GatewayError(.upstreamError, "provider '\(provider)' ended the stream early: \(detail)"), retryable: true)
+            } else if result == CURLE_OPERATION_TIMEDOUT {
                 attemptFailed(GatewayError(.upstreamTimeout, "provider '\(provider)' timed out (limits.connect_timeout_ms = \(gateway.config.limits.connectTimeoutMs)): \(detail)"), retryable: true)
             } else {
                 attemptFailed(GatewayError(.upstreamError, "provider '\(provider)' failed: \(detail)"), retryable: true)

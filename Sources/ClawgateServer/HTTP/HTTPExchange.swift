@@ -21,7 +21,7 @@ final class HTTPExchange {
     private(set) var body: [UInt8] = []
     private(set) var bodyTooLarge = false
     private var pieces: Deque<Piece> = []
-    private var pendingBytes = 0
+    private(set) var pendingBytes = 0
     private(set) var headersQueued = false
     private var streaming = false
     private(set) var finalQueued = false

@@ -67,7 +67,12 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
     var isCongested: Bool { exchange?.isCongested ?? false }
 
     func callPaused(_ call: Call) {
-        exchange?.onDrained = { [weak call] in call?.resumeIfPaused() }
+        guard let x = exchange else { return }
+        x.gateway.flow.paused(pendingBytes: x.pendingBytes)
+        x.onDrained = { [weak call, unowned x] in
+            x.gateway.flow.resumed()
+            call?.resumeIfPaused()
+        }
     }
 
     func callCommitted(_ call: Call, deployment: Deployment) {

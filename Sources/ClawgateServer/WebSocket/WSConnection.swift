@@ -66,6 +66,7 @@ final class WSConnection {
     func pause(_ call: Call) {
         if congestedSince == nil { congestedSince = MonotonicClock.nowMs() }
         pausedCalls.append(call)
+        gateway.flow.paused(pendingBytes: out.pendingBytes)
     }
 
     /// LWS_CALLBACK_SERVER_WRITEABLE. Returns -1 to close.
@@ -86,7 +87,10 @@ final class WSConnection {
             congestedSince = nil
             let resumed = pausedCalls
             pausedCalls.removeAll()
-            for call in resumed { call.resumeIfPaused() }
+            for call in resumed {
+                gateway.flow.resumed()
+                call.resumeIfPaused()
+            }
         } else if out.isEmpty {
             congestedSince = nil
         }
@@ -120,9 +124,8 @@ final class WSConnection {
         session.connectionClosed()
     }
 
-    /// Gateway shutdown: end every call, then say goodbye with 1001.
+    /// Gateway shutdown: the loop is about to destroy the context, which closes the socket.
     func shutdown() {
-        session.endAll(GatewayError(.overloaded, "the gateway is shutting down"))
         closed()
     }
 }

@@ -1,0 +1,122 @@
+import ClawgateCore
+@testable import ClawgateProviders
+import Foundation
+import Testing
+
+/// The OpenAI wire format against payloads recorded from OpenAI's documentation
+/// (Fixtures/openai, sources in its README).
+struct OpenAIChatAdapterTests {
+    static func fixture(_ name: String) throws -> [UInt8] {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/openai/\(name)", withExtension: nil))
+        return Array(try Data(contentsOf: url))
+    }
+
+    /// Feeds `bytes` to a fresh decoder in pieces of `split` bytes and collects the events.
+    static func decode(_ bytes: [UInt8], split: Int) -> ([StreamEvent], sawEnd: Bool) {
+        let d = OpenAIStreamDecoder()
+        var events: [StreamEvent] = []
+        var i = 0
+        while i < bytes.count {
+            let piece = Array(bytes[i..<min(bytes.count, i + split)])
+            piece.withUnsafeBytes { d.feed($0) { events.append($0) } }
+            i += split
+        }
+        return (events, d.sawEnd)
+    }
+
+    static func text(_ events: [StreamEvent]) -> String {
+        events.map { if case .text(let s) = $0 { return s } else { return "" } }.joined()
+    }
+
+    @Test(arguments: [1, 2, 7, 64, 1000, 1 << 20])
+    func streamDecodesTheSameAtAnyChunkBoundary(split: Int) throws {
+        let bytes = try Self.fixture("chat_stream.sse")
+        let (events, sawEnd) = Self.decode(bytes, split: split)
+        let whole = Self.decode(bytes, split: bytes.count).0
+        #expect(events == whole)
+        #expect(sawEnd)
+        #expect(Self.text(events).hasPrefix("I'm unable to provide"))
+        #expect(events.contains(.finish("stop")))
+        #expect(events.contains(.usage(Usage(promptTokens: 14, completionTokens: 30))))
+        #expect(!events.contains { if case .error = $0 { return true } else { return false } })
+    }
+
+    @Test func toolCallDeltasKeepOpenAIsShape() throws {
+        let (events, sawEnd) = Self.decode(try Self.fixture("chat_stream_tool_calls.sse"), split: 13)
+        #expect(sawEnd)
+        var name = ""
+        var args = ""
+        for case .toolCalls(let v) in events {
+            for call in v.arrayValue ?? [] {
+                #expect(call["index"]?.numberValue == 0)
+                name += call["function"]?["name"]?.stringValue ?? ""
+                args += call["function"]?["arguments"]?.stringValue ?? ""
+            }
+        }
+        #expect(name == "get_weather")
+        #expect(args.hasPrefix("{") && args.hasSuffix("}"))
+        #expect(events.contains(.finish("tool_calls")))
+        #expect(Self.text(events).isEmpty)
+    }
+
+    @Test func aStreamCutBeforeDoneIsNotAnEnd() throws {
+        let bytes = try Self.fixture("chat_stream.sse")
+        let cut = Array(bytes.prefix(bytes.count / 2))
+        #expect(Self.decode(cut, split: 100).sawEnd == false)
+    }
+
+    @Test func anErrorEventInsideTheStreamIsSurfaced() {
+        let bytes = Array(#"data: {"error":{"message":"overloaded right now","type":"server_error","param":null,"code":null}}"#.utf8) + [10, 10]
+        let (events, _) = Self.decode(bytes, split: 5)
+        #expect(events.count == 1)
+        guard case .error(let e) = events.first else {
+            Issue.record("expected an error event, got \(events)")
+            return
+        }
+        #expect(e.code == .upstreamError)
+        #expect(e.message.contains("overloaded right now"))
+    }
+
+    @Test func aNonJSONEventIsAnErrorNotASilentSkip() {
+        let (events, _) = Self.decode(Array("data: {broken\n\n".utf8), split: 3)
+        guard case .error(let e)? = events.first else {
+            Issue.record("expected an error, got \(events)")
+            return
+        }
+        #expect(e.message.contains("not JSON"))
+    }
+
+    @Test func errorBodiesGiveTheProvidersMessage() throws {
+        let a = OpenAIChatAdapter()
+        #expect(a.errorMessage(status: 429, body: try Self.fixture("error_429.json")).hasPrefix("You exceeded your current quota"))
+        #expect(a.errorMessage(status: 500, body: Array("upstream exploded".utf8)) == "upstream exploded")
+        #expect(a.errorMessage(status: 502, body: []) == "HTTP 502")
+    }
+
+    @Test func requestEncodingStreamsAsksForUsageAndPassesExtrasThrough() throws {
+        var r = ChatRequest(model: "fast", messages: [["role": "user", "content": "hi"]], stream: false, maxTokens: 12,
+                            temperature: 0.5, stop: ["END"], metadata: ["trace": "x"], extra: ["seed": 7, "stream": false, "model": "evil"])
+        r.route = RouteOverride(strategy: .cost)
+        let provider = ProviderConfig(name: "openai", kind: .openai, baseURL: "https://api.example.test/v1", apiKey: "sk-test")
+        let up = OpenAIChatAdapter().makeRequest(r, deployment: Deployment(provider: "openai", model: "gpt-x"), provider: provider)
+        #expect(up.url == "https://api.example.test/v1/chat/completions")
+        #expect(up.headers.contains("Authorization: Bearer sk-test"))
+        let body = try Jansson.parse(up.body).get()
+        #expect(body["model"] == "gpt-x")
+        #expect(body["stream"] == true)
+        #expect(body["stream_options"]?["include_usage"] == true)
+        #expect(body["max_tokens"] == 12)
+        #expect(body["temperature"] == 0.5)
+        #expect(body["stop"] == ["END"])
+        #expect(body["seed"] == 7)
+        #expect(body["messages"] == [["role": "user", "content": "hi"]])
+        #expect(body["metadata"] == nil)
+        #expect(body["route"] == nil)
+    }
+
+    @Test func noAuthorizationHeaderWithoutAKey() {
+        let provider = ProviderConfig(name: "local", kind: .openaiCompatible, baseURL: "http://127.0.0.1:8000/v1")
+        let up = OpenAIChatAdapter().makeRequest(ChatRequest(model: "m", messages: []), deployment: Deployment(provider: "local", model: "m"), provider: provider)
+        #expect(!up.headers.contains { $0.lowercased().hasPrefix("authorization") })
+    }
+}
