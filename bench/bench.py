@@ -94,6 +94,7 @@ models:
   fast: {{deployments: [{{provider: sim, model: sim-t100-d20}}]}}
   flat: {{deployments: [{{provider: sim, model: sim-t200000}}]}}
   flat100: {{deployments: [{{provider: sim, model: sim-t2000}}]}}
+  flat-q: {{deployments: [{{provider: sim, model: sim-t20000}}]}}
 limits: {{max_connections: 20000, max_inflight: 20000}}
 """)
 
@@ -122,38 +123,36 @@ def run_bench(args, sub, url, model, extra, timeout, pid_to_watch=None):
 # ---------------------------------------------------------------- scenarios
 
 def scenarios(q):
-    """(name, target, sub-command, direct (model, extra), via (sub, model, extra), timeout)."""
-    d = "2" if q else "10"
-    # Streams of 2 s: the first wave of 500 (connection set-up included) is warm-up.
-    waves = ["-c", "500", "--warmup-requests", "500", "-r", "500" if q else "1500", "--check-text"]
+    """Each scenario: a direct run (client -> simulator) and a via run (client -> gateway ->
+    simulator), each (client kind, model, clawgate-bench flags). --quick shrinks every run to
+    about a second so CI can smoke the whole harness."""
+    d, w = ("1", "0.5") if q else ("10", "1")
+    # Streams of 100 tokens at 20 ms (2 s): the first wave (connection set-up included) is warm-up.
+    n = "100" if q else "500"
+    waves = ["-c", n, "--warmup-requests", n, "-r", n if q else "1500", "--check-text"]
+    flat_sim, flat_alias = ("sim-t20000", "flat-q") if q else ("sim-t200000", "flat")
     return [
-        dict(name="rest-c1", title="non-streamed chat, concurrency 1", sub="rest",
-             direct=("rest", "sim-t1", ["-c", "1", "-d", d, "--warmup", "1"]),
-             via=("rest", "one", ["-c", "1", "-d", d, "--warmup", "1"])),
+        dict(name="rest-c1", title="non-streamed chat, concurrency 1",
+             direct=("rest", "sim-t1", ["-c", "1", "-d", d, "--warmup", w]),
+             via=("rest", "one", ["-c", "1", "-d", d, "--warmup", w])),
         dict(name="rest-c50", title="non-streamed chat, concurrency 50",
-             direct=("rest", "sim-t1", ["-c", "50", "-d", d, "--warmup", "1"]),
-             via=("rest", "one", ["-c", "50", "-d", d, "--warmup", "1"])),
+             direct=("rest", "sim-t1", ["-c", "50", "-d", d, "--warmup", w]),
+             via=("rest", "one", ["-c", "50", "-d", d, "--warmup", w])),
         dict(name="rate-2000", title="fixed offered rate 2,000 req/s",
-             direct=("rest", "sim-t1", ["--rate", "2000", "-d", d, "--warmup", "1"]),
-             via=("rest", "one", ["--rate", "2000", "-d", d, "--warmup", "1"])),
-        dict(name="ws-500", title="500 concurrent streams, 100 tokens at 20 ms (direct: SSE to sim; via: WS hub)",
-             direct=("rest-sse", "sim-t100-d20", waves),
-             via=("ws", "fast", waves)),
-        dict(name="sse-500", title="500 concurrent SSE streams, 100 tokens at 20 ms (both SSE)",
-             direct=("rest-sse", "sim-t100-d20", waves),
-             via=("rest-sse", "fast", waves)),
-        dict(name="relay-1", title="flat-out relay, 1 stream x 200,000 chunks (SSE both ways)",
-             direct=("rest-sse", "sim-t200000", ["-c", "1", "-r", "1"]),
-             via=("rest-sse", "flat", ["-c", "1", "-r", "1"])),
-        dict(name="relay-1-ws", title="flat-out relay, 1 stream x 200,000 chunks (via: WS hub)",
-             direct=("rest-sse", "sim-t200000", ["-c", "1", "-r", "1"]),
-             via=("ws", "flat", ["-c", "1", "-r", "1"])),
+             direct=("rest", "sim-t1", ["--rate", "2000", "-d", d, "--warmup", w]),
+             via=("rest", "one", ["--rate", "2000", "-d", d, "--warmup", w])),
+        dict(name="ws-500", title=f"{n} concurrent streams, 100 tokens at 20 ms (direct: SSE to sim; via: WS hub)",
+             direct=("rest-sse", "sim-t100-d20", waves), via=("ws", "fast", waves)),
+        dict(name="sse-500", title=f"{n} concurrent SSE streams, 100 tokens at 20 ms (SSE both ways)",
+             direct=("rest-sse", "sim-t100-d20", waves), via=("rest-sse", "fast", waves)),
+        dict(name="relay-1", title=f"flat-out relay, 1 stream x {flat_sim[5:]} chunks (SSE both ways)",
+             direct=("rest-sse", flat_sim, ["-c", "1", "-r", "1"]), via=("rest-sse", flat_alias, ["-c", "1", "-r", "1"])),
+        dict(name="relay-1-ws", title=f"flat-out relay, 1 stream x {flat_sim[5:]} chunks (via: WS hub)",
+             direct=("rest-sse", flat_sim, ["-c", "1", "-r", "1"]), via=("ws", flat_alias, ["-c", "1", "-r", "1"])),
         dict(name="relay-100", title="flat-out relay, 100 streams x 2,000 chunks (SSE both ways)",
-             direct=("rest-sse", "sim-t2000", ["-c", "100", "-r", "100"]),
-             via=("rest-sse", "flat100", ["-c", "100", "-r", "100"])),
+             direct=("rest-sse", "sim-t2000", ["-c", "100", "-r", "100"]), via=("rest-sse", "flat100", ["-c", "100", "-r", "100"])),
         dict(name="relay-100-ws", title="flat-out relay, 100 streams x 2,000 chunks (via: WS hub)",
-             direct=("rest-sse", "sim-t2000", ["-c", "100", "-r", "100"]),
-             via=("ws", "flat100", ["-c", "100", "-r", "100"])),
+             direct=("rest-sse", "sim-t2000", ["-c", "100", "-r", "100"]), via=("ws", "flat100", ["-c", "100", "-r", "100"])),
     ]
 
 
@@ -221,7 +220,7 @@ def idle_sessions(args, gw, n):
     """Open n idle hub sessions and read the gateway's RSS while they are held."""
     base_cpu, base_rss, base_fds = gw.stat()
     argv = pin(args.client_cpus) + [args.bench_bin, "idle-ws", "--url", f"ws://127.0.0.1:{gw.port}/v1/ws",
-                                    "--sessions", str(n), "--hold", "3", "--quiet"]
+                                    "--sessions", str(n), "--hold", "1" if args.quick else "3", "--quiet"]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     held = None
     deadline = time.time() + 120
@@ -391,7 +390,7 @@ def main():
         pinning = "client and simulator share CPU 0 (taskset -c 0), gateway alone on CPU 1 (taskset -c 1)"
     if args.quick:
         args.rounds = 1
-        args.idle = min(args.idle, 1000)
+        args.idle = min(args.idle, 500)
     only = set(filter(None, args.only.split(",")))
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="clawgate-bench-")
@@ -436,7 +435,7 @@ def main():
             idle = idle_sessions(args, gw, args.idle)
             log("idle:", idle)
         if not only or "cold" in only:
-            cold = cold_start(args, config, 3 if args.quick else 10)
+            cold = cold_start(args, config, 2 if args.quick else 10)
             log("cold start:", cold)
         if args.peer == "litellm":
             lp, lport = start_litellm(args, sim.port, work)
