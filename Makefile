@@ -88,3 +88,31 @@ test: deps test-deps
 clean:
 	rm -rf .build $(VENV) .pytest_cache
 	find tests -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# ---------------------------------------------------------------- benchmarks (issue 3)
+# The performance budget, measured: see docs/performance.md and bench/README.md.
+#
+#   make bench                 every scenario, direct and via the gateway, 3 rounds (~10 min)
+#   make bench PEER=litellm    also LiteLLM's proxy (throwaway venv from PyPI), same scenarios
+#   make bench-smoke           the same harness for seconds, no thresholds (CI)
+#   make soak                  steady mixed load for SOAK_MINUTES (30); RSS and fds sampled
+#
+# Results go to bench-results/ (JSON + markdown, gitignored). All load is on 127.0.0.1.
+BENCH_ARGS ?=
+PEER ?=
+SOAK_MINUTES ?= 30
+BENCH_BIN = $$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path)
+
+.PHONY: bench bench-smoke soak bench-build
+
+bench-build: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+
+bench: bench-build
+	python3 bench/bench.py --bin-dir "$(BENCH_BIN)" $(if $(PEER),--peer $(PEER)) $(BENCH_ARGS)
+
+bench-smoke: bench-build
+	python3 bench/bench.py --quick --bin-dir "$(BENCH_BIN)" $(BENCH_ARGS)
+
+soak: bench-build
+	python3 bench/soak.py --minutes $(SOAK_MINUTES) --bin-dir "$(BENCH_BIN)" $(BENCH_ARGS)

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "clawgate", targets: ["clawgate"]),
         .executable(name: "clawgate-sim", targets: ["clawgate-sim"]),
+        .executable(name: "clawgate-bench", targets: ["clawgate-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,6 +41,11 @@ let package = Package(
             "ClawgateSim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"]),
+        // Load generator for `make bench`: libcurl multi and the lws client, like the gateway.
+        .executableTarget(name: "clawgate-bench", dependencies: [
+            "CCurl", "CLws", "CJansson",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ClawgateCoreTests", dependencies: ["ClawgateCore"]),
         .testTarget(name: "ClawgateProvidersTests", dependencies: ["ClawgateProviders", "ClawgateCore"],
                     resources: [.copy("Fixtures")]),
