@@ -57,13 +57,70 @@ public final class OpenAIStreamDecoder: StreamDecoder {
         }
     }
 
+    /// The fast path for the chunks that make up nearly every stream (text, finish, usage):
+    /// read with `JSONScanner`, nothing built. Returns false — and emits nothing — for anything
+    /// else (tool calls, errors, malformed JSON), which the jansson path then decodes.
+    static func decodeCommon(_ data: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) -> Bool {
+        var s = JSONScanner(data)
+        guard s.peek() == .object else { return false }
+        var text: String?
+        var finish: String?
+        var usage: Usage?
+        var unusual = false
+        s.object { s, key in
+            if JSONScanner.key(key, is: "choices") {
+                s.array { s, index in
+                    guard index == 0 else { return }
+                    s.object { s, k in
+                        if JSONScanner.key(k, is: "delta") {
+                            s.object { s, dk in
+                                if JSONScanner.key(dk, is: "content") {
+                                    if !s.null() { text = s.string() }
+                                } else if JSONScanner.key(dk, is: "tool_calls") {
+                                    if !s.null() { unusual = true }
+                                }
+                            }
+                        } else if JSONScanner.key(k, is: "finish_reason") {
+                            if !s.null() { finish = s.string() }
+                        }
+                    }
+                }
+            } else if JSONScanner.key(key, is: "usage") {
+                guard !s.null() else { return }
+                var u = Usage(promptTokens: 0, completionTokens: 0)
+                s.object { s, uk in
+                    if JSONScanner.key(uk, is: "prompt_tokens") {
+                        u.promptTokens = s.int() ?? 0
+                    } else if JSONScanner.key(uk, is: "completion_tokens") {
+                        u.completionTokens = s.int() ?? 0
+                    }
+                }
+                usage = u
+            } else if JSONScanner.key(key, is: "error") {
+                if !s.null() { unusual = true }
+            }
+        }
+        guard !unusual, !s.failed, s.atEnd() else { return false }
+        if let text, !text.isEmpty { emit(.text(text)) }
+        if let finish { emit(.finish(finish)) }
+        if let usage { emit(.usage(usage)) }
+        return true
+    }
+
     private func decode(_ event: SSEEvent, _ emit: (StreamEvent) -> Void) {
         if event.data.count == 6, event.data.elementsEqual("[DONE]".utf8) {
             sawEnd = true
             return
         }
+        event.data.withUnsafeBytes { data in
+            if !Self.decodeCommon(data, emit) { Self.decodeWithJansson(data, emit) }
+        }
+    }
+
+    /// Decodes any chunk, the authority the fast path falls back to.
+    static func decodeWithJansson(_ data: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
         var message = ""
-        guard let root = event.data.withUnsafeBytes({ Jansson.load($0, error: &message) }) else {
+        guard let root = Jansson.load(data, error: &message) else {
             emit(.error(GatewayError(.upstreamError, "provider sent a stream event that is not JSON: \(message)")))
             return
         }

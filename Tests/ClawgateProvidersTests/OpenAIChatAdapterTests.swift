@@ -120,3 +120,45 @@ struct OpenAIChatAdapterTests {
         #expect(!up.headers.contains { $0.lowercased().hasPrefix("authorization") })
     }
 }
+
+/// The scanner fast path must decode every chunk exactly as the jansson path does, or decline.
+struct OpenAIFastPathTests {
+    static func events(of sse: [UInt8]) -> [[UInt8]] {
+        var p = SSEParser()
+        var out: [[UInt8]] = []
+        p.feed(sse) { out.append($0.data) }
+        return out
+    }
+
+    static let tricky: [String] = [
+        #"{"choices":[{"index":0,"delta":{"content":"esc \" \\ \n \u00e9 \ud83d\ude00 /"},"finish_reason":null}]}"#,
+        #"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"length"}],"usage":null}"#,
+        #"{"choices":[],"usage":{"prompt_tokens":14,"completion_tokens":30,"total_tokens":44,"completion_tokens_details":{"reasoning_tokens":0}}}"#,
+        #"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#,
+        #"{"error":{"message":"boom"}}"#,
+        #"{"choices":[{"delta":{"content":"a"}}], "extra": [1, {"k": [true, false, null, -1.5e-3]}]}"#,
+        #"{"choices":[{"delta":{"content":"x"}}]} trailing"#,
+        #"{"usage":{"prompt_tokens":1.5}}"#,
+    ]
+
+    @Test func fastPathAgreesWithJanssonOnEveryChunk() throws {
+        var chunks = Self.events(of: try OpenAIChatAdapterTests.fixture("chat_stream.sse"))
+        chunks += Self.events(of: try OpenAIChatAdapterTests.fixture("chat_stream_tool_calls.sse"))
+        chunks += Self.tricky.map { Array($0.utf8) }
+        var fastCount = 0
+        for data in chunks where data != Array("[DONE]".utf8) {
+            var slow: [StreamEvent] = []
+            data.withUnsafeBytes { OpenAIStreamDecoder.decodeWithJansson($0) { slow.append($0) } }
+            var fast: [StreamEvent] = []
+            let handled = data.withUnsafeBytes { OpenAIStreamDecoder.decodeCommon($0) { fast.append($0) } }
+            if handled {
+                fastCount += 1
+                #expect(fast == slow, "\(String(decoding: data, as: UTF8.self))")
+            } else {
+                #expect(fast.isEmpty)
+            }
+        }
+        // Text, finish and usage chunks (most of a stream) take the fast path.
+        #expect(fastCount >= 30)
+    }
+}

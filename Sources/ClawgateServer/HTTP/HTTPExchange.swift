@@ -106,6 +106,27 @@ final class HTTPExchange {
         queueBody(b, final: false)
     }
 
+    /// A writer for one chunk of a chunked body: headroom, then room for the chunk-size line,
+    /// which `sendChunk(_ writer:)` fills in (leading zeros are valid chunk-size digits), so
+    /// the payload is written once, in place.
+    static func chunkWriter(capacity: Int) -> JSONWriter {
+        var w = JSONWriter(headroom: Int(CLWS_PRE), capacity: capacity + 12)
+        w.raw("00000000\r\n")
+        return w
+    }
+
+    func sendChunk(_ writer: JSONWriter) {
+        guard streaming, !finalQueued else { return }
+        var b = writer.bytes
+        let start = Int(CLWS_PRE)
+        let size = b.count - start - 10
+        guard size > 0 else { return }
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        for k in 0..<8 { b[start + 7 - k] = hex[(size >> (4 * k)) & 0xF] }
+        b.append(contentsOf: [0x0D, 0x0A])
+        queueBody(b, final: false)
+    }
+
     func endStream() {
         guard streaming, !finalQueued else { return }
         queueBody(framed("0\r\n\r\n".utf8), final: true)

@@ -16,6 +16,19 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
     private let completionId: String
     private let created = WallClock.unixSeconds()
     private var text = ""
+    /// `data: {"id":…,"choices":[{"index":0,"delta":{"content":` — the same for every content
+    /// chunk of this response, rendered once.
+    private lazy var contentChunkPrefix: [UInt8] = {
+        var w = JSONWriter()
+        w.raw("data: {\"id\":")
+        w.string(completionId)
+        w.raw(",\"object\":\"chat.completion.chunk\",\"created\":")
+        w.int(created)
+        w.raw(",\"model\":")
+        w.string(alias)
+        w.raw(",\"choices\":[{\"index\":0,\"delta\":{\"content\":")
+        return w.bytes
+    }()
     private var toolCalls: [Int: (id: String, name: String, arguments: String)] = [:]
 
     static func handle(_ x: HTTPExchange, gateway: Gateway) {
@@ -88,7 +101,11 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         switch event {
         case .text(let s):
             if streaming {
-                sendChunk(delta: { $0.set("content", s) }, finishReason: nil)
+                var w = HTTPExchange.chunkWriter(capacity: contentChunkPrefix.count + s.utf8.count + 48)
+                w.raw(contentChunkPrefix)
+                w.string(s)
+                w.raw(includeUsage ? "},\"finish_reason\":null}],\"usage\":null}\n\n" : "},\"finish_reason\":null}]}\n\n")
+                exchange?.sendChunk(w)
             } else {
                 text += s
             }

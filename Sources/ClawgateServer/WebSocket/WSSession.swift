@@ -168,10 +168,17 @@ final class WSSession: CallSink {
     func call(_ call: Call, emitted event: StreamEvent) {
         switch event {
         case .text(let s):
-            emit("delta") { o in
-                o.set("id", call.id)
-                o.set("text", s)
-            }
+            // The per-token frame: written directly, with the same fields and order as emit().
+            seq += 1
+            var w = JSONWriter(headroom: Int(CLWS_PRE), capacity: 48 + call.id.utf8.count + s.utf8.count)
+            w.raw("{\"type\":\"delta\",\"seq\":")
+            w.int(seq)
+            w.raw(",\"id\":")
+            w.string(call.id)
+            w.raw(",\"text\":")
+            w.string(s)
+            w.raw("}")
+            connection?.enqueue(w.bytes)
         case .toolCalls(let v):
             emit("delta") { o in
                 o.set("id", call.id)

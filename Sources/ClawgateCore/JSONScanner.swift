@@ -1,0 +1,298 @@
+/// A forward-only reader over one JSON text that can step into objects and arrays, read
+/// strings, integers and literals, and skip any value without building it. It serves the hot
+/// decode path (one provider chunk per token), where only a few fields of each chunk matter.
+/// It validates what it reads but is not a full validator: callers fall back to a real parser
+/// (jansson) whenever `failed` is set.
+public struct JSONScanner: ~Copyable {
+    private let p: UnsafeRawBufferPointer
+    private var i = 0
+    public private(set) var failed = false
+
+    public init(_ bytes: UnsafeRawBufferPointer) { p = bytes }
+
+    /// The byte offset where the next value starts (after whitespace).
+    public var offset: Int { i }
+
+    public enum Kind { case object, array, string, number, bool, null, invalid }
+
+    private mutating func ws() {
+        while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
+    }
+
+    public mutating func peek() -> Kind {
+        ws()
+        guard i < p.count else { return .invalid }
+        switch p[i] {
+        case 0x7B: return .object
+        case 0x5B: return .array
+        case 0x22: return .string
+        case 0x74, 0x66: return .bool
+        case 0x6E: return .null
+        case 0x2D, 0x30...0x39: return .number
+        default: return .invalid
+        }
+    }
+
+    private mutating func fail() -> Bool {
+        failed = true
+        i = p.count
+        return false
+    }
+
+    private mutating func expect(_ c: UInt8) -> Bool {
+        ws()
+        guard i < p.count, p[i] == c else { return fail() }
+        i += 1
+        return true
+    }
+
+    // MARK: - containers
+
+    /// Iterates an object's members: `body(key)` must consume the value (read or skip it).
+    public mutating func object(_ body: (inout JSONScanner, UnsafeRawBufferPointer) -> Void) {
+        guard expect(0x7B) else { return }
+        ws()
+        if i < p.count, p[i] == 0x7D {
+            i += 1
+            return
+        }
+        while !failed {
+            guard let key = rawString() else {
+                _ = fail()
+                return
+            }
+            guard expect(0x3A) else { return }
+            let before = i
+            body(&self, key)
+            if failed { return }
+            if i == before { skip() }  // the body ignored this member
+            ws()
+            guard i < p.count else {
+                _ = fail()
+                return
+            }
+            if p[i] == 0x2C {
+                i += 1
+                continue
+            }
+            if p[i] == 0x7D {
+                i += 1
+                return
+            }
+            _ = fail()
+        }
+    }
+
+    /// Iterates an array's elements: `body(index)` must consume the element.
+    public mutating func array(_ body: (inout JSONScanner, Int) -> Void) {
+        guard expect(0x5B) else { return }
+        ws()
+        if i < p.count, p[i] == 0x5D {
+            i += 1
+            return
+        }
+        var n = 0
+        while !failed {
+            let before = i
+            body(&self, n)
+            if failed { return }
+            if i == before { skip() }
+            n += 1
+            ws()
+            guard i < p.count else {
+                _ = fail()
+                return
+            }
+            if p[i] == 0x2C {
+                i += 1
+                continue
+            }
+            if p[i] == 0x5D {
+                i += 1
+                return
+            }
+            _ = fail()
+        }
+    }
+
+    // MARK: - scalars
+
+    /// The raw bytes between the quotes of a string with no escapes; nil (not failed) when it
+    /// has escapes, which `string()` decodes.
+    private mutating func rawString() -> UnsafeRawBufferPointer? {
+        ws()
+        guard i < p.count, p[i] == 0x22 else { return nil }
+        let start = i + 1
+        var j = start
+        while j < p.count {
+            let c = p[j]
+            if c == 0x22 {
+                i = j + 1
+                return UnsafeRawBufferPointer(rebasing: p[start..<j])
+            }
+            if c == 0x5C || c < 0x20 { return nil }
+            j += 1
+        }
+        return nil
+    }
+
+    /// A string value, escapes decoded; nil and `failed` when the value is not a valid string.
+    public mutating func string() -> String? {
+        let save = i
+        if let raw = rawString() { return String(decoding: raw, as: UTF8.self) }
+        i = save
+        ws()
+        guard i < p.count, p[i] == 0x22 else {
+            _ = fail()
+            return nil
+        }
+        i += 1
+        var out: [UInt8] = []
+        while i < p.count {
+            let c = p[i]
+            if c == 0x22 {
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            }
+            if c < 0x20 { break }
+            if c != 0x5C {
+                out.append(c)
+                i += 1
+                continue
+            }
+            guard i + 1 < p.count else { break }
+            let e = p[i + 1]
+            i += 2
+            switch e {
+            case 0x22: out.append(0x22)
+            case 0x5C: out.append(0x5C)
+            case 0x2F: out.append(0x2F)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                guard var scalar = hex4() else { break }
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard i + 1 < p.count, p[i] == 0x5C, p[i + 1] == 0x75 else {
+                        _ = fail()
+                        return nil
+                    }
+                    i += 2
+                    guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else {
+                        _ = fail()
+                        return nil
+                    }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    _ = fail()
+                    return nil
+                }
+                guard let u = Unicode.Scalar(scalar) else {
+                    _ = fail()
+                    return nil
+                }
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+                continue
+            default:
+                _ = fail()
+                return nil
+            }
+        }
+        _ = fail()
+        return nil
+    }
+
+    private mutating func hex4() -> UInt32? {
+        guard i + 4 <= p.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = p[i + k]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default:
+                _ = fail()
+                return nil
+            }
+            v = v << 4 | d
+        }
+        i += 4
+        return v
+    }
+
+    /// An integer value (no fraction or exponent); nil and `failed` otherwise.
+    public mutating func int() -> Int? {
+        ws()
+        var neg = false
+        if i < p.count, p[i] == 0x2D {
+            neg = true
+            i += 1
+        }
+        var v = 0
+        var digits = 0
+        while i < p.count, p[i] >= 0x30, p[i] <= 0x39, digits < 18 {
+            v = v * 10 + Int(p[i] - 0x30)
+            i += 1
+            digits += 1
+        }
+        if digits == 0 || (i < p.count && (p[i] == 0x2E || p[i] == 0x65 || p[i] == 0x45 || (p[i] >= 0x30 && p[i] <= 0x39))) {
+            _ = fail()
+            return nil
+        }
+        return neg ? -v : v
+    }
+
+    /// True when the next value is `null` (and consumes it).
+    public mutating func null() -> Bool {
+        ws()
+        guard i + 4 <= p.count, p[i] == 0x6E, p[i + 1] == 0x75, p[i + 2] == 0x6C, p[i + 3] == 0x6C else { return false }
+        i += 4
+        return true
+    }
+
+    /// Skips one value of any kind, checking its structure.
+    public mutating func skip() {
+        switch peek() {
+        case .object: object { s, _ in s.skip() }
+        case .array: array { s, _ in s.skip() }
+        case .string: _ = string()
+        case .null: if !null() { _ = fail() }
+        case .bool:
+            if i + 4 <= p.count, p[i] == 0x74, p[i + 1] == 0x72, p[i + 2] == 0x75, p[i + 3] == 0x65 {
+                i += 4
+            } else if i + 5 <= p.count, p[i] == 0x66, p[i + 1] == 0x61, p[i + 2] == 0x6C, p[i + 3] == 0x73, p[i + 4] == 0x65 {
+                i += 5
+            } else {
+                _ = fail()
+            }
+        case .number:
+            if i < p.count, p[i] == 0x2D { i += 1 }
+            var any = false
+            while i < p.count, (p[i] >= 0x30 && p[i] <= 0x39) || p[i] == 0x2E || p[i] == 0x65 || p[i] == 0x45 || p[i] == 0x2B || p[i] == 0x2D {
+                i += 1
+                any = true
+            }
+            if !any { _ = fail() }
+        case .invalid:
+            _ = fail()
+        }
+    }
+
+    /// True when only whitespace is left.
+    public mutating func atEnd() -> Bool {
+        ws()
+        return i == p.count
+    }
+
+    /// Compares raw key bytes with a literal.
+    public static func key(_ k: UnsafeRawBufferPointer, is s: StaticString) -> Bool {
+        guard k.count == s.utf8CodeUnitCount else { return false }
+        let q = s.utf8Start
+        for j in 0..<k.count where k[j] != q[j] { return false }
+        return true
+    }
+}

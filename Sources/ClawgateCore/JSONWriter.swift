@@ -1,0 +1,71 @@
+/// Appends JSON text straight into a byte buffer. Used for the frames the gateway sends per
+/// streamed token (a `delta` frame, an SSE chunk), where building a jansson object and dumping
+/// it cost more than the rest of the relay; every other document goes through jansson.
+public struct JSONWriter {
+    public var bytes: [UInt8]
+
+    /// Starts with `headroom` zero bytes reserved in front (lws writes its frame header there).
+    public init(headroom: Int = 0, capacity: Int = 128) {
+        bytes = [UInt8](repeating: 0, count: headroom)
+        bytes.reserveCapacity(headroom + capacity)
+    }
+
+    public mutating func raw(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+
+    public mutating func int(_ v: Int) {
+        if v == 0 {
+            bytes.append(0x30)
+            return
+        }
+        var n = v.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while n > 0 {
+                d[count] = 0x30 + UInt8(n % 10)
+                n /= 10
+                count += 1
+            }
+            if v < 0 { bytes.append(0x2D) }
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[i]) }
+        }
+    }
+
+    /// A JSON string literal (quotes included) of `s`, escaping what RFC 8259 requires.
+    public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { string(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    public mutating func string(utf8 u: UnsafeRawBufferPointer) {
+        bytes.append(0x22)
+        var start = 0
+        for i in 0..<u.count {
+            let c = u[i]
+            guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
+            if start < i { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: u[start..<i])) }
+            start = i + 1
+            bytes.append(0x5C)
+            switch c {
+            case 0x22: bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C)
+            case 0x0A: bytes.append(0x6E)
+            case 0x0D: bytes.append(0x72)
+            case 0x09: bytes.append(0x74)
+            case 0x08: bytes.append(0x62)
+            case 0x0C: bytes.append(0x66)
+            default:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]])
+            }
+        }
+        if start < u.count { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: u[start..<u.count])) }
+        bytes.append(0x22)
+    }
+}

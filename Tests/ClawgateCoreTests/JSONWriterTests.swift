@@ -1,0 +1,91 @@
+import ClawgateCore
+import Foundation
+import Testing
+
+struct JSONWriterTests {
+    @Test(arguments: ["plain", "", "quote \" backslash \\ slash /", "tab\tnew\nline\rcr", "\u{0}\u{1}\u{1f}", "héllo 🌍 \u{2028}"])
+    func stringsRoundTripThroughAStandardParser(s: String) throws {
+        var w = JSONWriter()
+        w.raw("[")
+        w.string(s)
+        w.raw("]")
+        let parsed = try JSONSerialization.jsonObject(with: Data(w.bytes)) as? [String]
+        #expect(parsed == [s])
+    }
+
+    @Test(arguments: [0, 7, -7, 42, 1_000_000, Int.max, Int.min + 1])
+    func integersAreDecimal(v: Int) {
+        var w = JSONWriter()
+        w.int(v)
+        #expect(String(decoding: w.bytes, as: UTF8.self) == String(v))
+    }
+
+    @Test func headroomIsLeftZeroedInFront() {
+        var w = JSONWriter(headroom: 16)
+        w.raw("{}")
+        #expect(w.bytes.count == 18)
+        #expect(w.bytes.prefix(16).allSatisfy { $0 == 0 })
+    }
+}
+
+struct JSONScannerTests {
+    private func scan<T>(_ text: String, _ body: (inout JSONScanner) -> T) -> (T, failed: Bool) {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { raw in
+            var s = JSONScanner(raw)
+            let v = body(&s)
+            return (v, s.failed)
+        }
+    }
+
+    @Test func readsNestedFieldsAndSkipsTheRest() {
+        let text = #"{"id":"x","n":[1,2.5e3,{"a":null}],"choices":[{"delta":{"content":"hi \"you\" \u00e9\ud83c\udf0d"},"finish_reason":null}],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#
+        let ((content, prompt, completion), failed) = scan(text) { s -> (String?, Int?, Int?) in
+            var content: String?
+            var prompt: Int?
+            var completion: Int?
+            s.object { s, key in
+                if JSONScanner.key(key, is: "choices") {
+                    s.array { s, _ in
+                        s.object { s, k in
+                            if JSONScanner.key(k, is: "delta") {
+                                s.object { s, dk in if JSONScanner.key(dk, is: "content") { content = s.string() } }
+                            }
+                        }
+                    }
+                } else if JSONScanner.key(key, is: "usage") {
+                    s.object { s, k in
+                        if JSONScanner.key(k, is: "prompt_tokens") { prompt = s.int() }
+                        if JSONScanner.key(k, is: "completion_tokens") { completion = s.int() }
+                    }
+                }
+            }
+            let end = s.atEnd()
+            #expect(end)
+            return (content, prompt, completion)
+        }
+        #expect(!failed)
+        #expect(content == "hi \"you\" é🌍")
+        #expect(prompt == 3)
+        #expect(completion == 5)
+    }
+
+    @Test(arguments: [#"{"a":}"#, #"{"a":1"#, #"{"a" 1}"#, #"[1,]x"#, #"{"a":"unterminated}"#, #"{"a":tru}"#, #"{"a":"\ud800"}"#, #"{"a":"bad \q"}"#])
+    func malformedInputSetsFailed(text: String) {
+        let (_, failed) = scan(text) { s -> Bool in
+            s.skip()
+            return s.atEnd()
+        }
+        let (end, _) = scan(text) { s -> Bool in
+            s.skip()
+            return s.atEnd() && !s.failed
+        }
+        #expect(failed || !end, "\(text)")
+    }
+
+    @Test func integersRefuseFractions() {
+        let (v, failed) = scan("2.5") { $0.int() }
+        #expect(v == nil)
+        #expect(failed)
+    }
+}
