@@ -148,8 +148,15 @@ final class HTTPExchange {
             switch piece {
             case .head(let status, let headers, let length):
                 guard writeHead(status: status, headers: headers, contentLength: length) else { return -1 }
-            case .body(var b, let final):
+            case .body(var b, var final):
                 pendingBytes -= b.count - Int(CLWS_PRE)
+                // Consecutive pieces (SSE chunks) leave in one send.
+                while !final, b.count < 32 << 10, case .body(let next, let nextFinal)? = pieces.first {
+                    pieces.removeFirst()
+                    pendingBytes -= next.count - Int(CLWS_PRE)
+                    next.withUnsafeBytes { b.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[Int(CLWS_PRE)...])) }
+                    final = nextFinal
+                }
                 guard lwsWrite(wsi, &b, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) else { return -1 }
                 if final {
                     gateway.httpExchangeCompleted(self)

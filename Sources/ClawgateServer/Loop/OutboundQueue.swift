@@ -15,6 +15,8 @@ struct OutboundQueue {
         items.append(buffer)
     }
 
+    func peekFirst() -> [UInt8]? { items.first }
+
     mutating func popFirst() -> [UInt8]? {
         guard let b = items.popFirst() else { return nil }
         pendingBytes -= b.count - Int(CLWS_PRE)
