@@ -218,3 +218,17 @@ def test_cross_site_post_from_a_foreign_origin_is_403(gateway):
     r = conn.getresponse()
     r.read()
     assert r.status == 200
+
+
+def test_h2c_upgrade_serves_get_and_refuses_bodies_clearly(gateway):
+    import subprocess
+    get = subprocess.run(["curl", "-s", "--http2", "-i", gateway.base + "/v1/models"],
+                         capture_output=True, text=True, timeout=20)
+    assert "HTTP/2 200" in get.stdout
+    assert '"object":"list"' in get.stdout
+    post = subprocess.run(["curl", "-s", "--http2", "-i", gateway.base + "/v1/chat/completions",
+                           "-H", "Content-Type: application/json",
+                           "-d", '{"model":"fast","messages":[{"role":"user","content":"x"}]}'],
+                          capture_output=True, text=True, timeout=20)
+    assert post.stdout.startswith("HTTP/1.1 400")
+    assert "h2c" in post.stdout and '"code":"bad_request"' in post.stdout

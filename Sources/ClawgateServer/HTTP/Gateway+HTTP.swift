@@ -1,4 +1,5 @@
 import CLws
+import Glibc
 import ClawgateCore
 import ClawgateProviders
 
@@ -8,7 +9,7 @@ extension Gateway {
                    _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         switch reason {
         case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-            return confirmUpgrade(wsi)
+            return confirmUpgrade(wsi, to: input)
         case LWS_CALLBACK_HTTP:
             let x = HTTPExchange(wsi: wsi, gateway: self)
             attach(x, to: wsi)
@@ -75,7 +76,16 @@ extension Gateway {
 
     /// Refuses upgrades anywhere but the hub, from foreign browser origins and during
     /// shutdown, with an HTTP/1.1 error the client can read, then hangs up.
-    func confirmUpgrade(_ wsi: OpaquePointer) -> Int32 {
+    func confirmUpgrade(_ wsi: OpaquePointer, to upgrade: UnsafeMutableRawPointer?) -> Int32 {
+        // An h2c upgrade (curl --http2 on http://) turns the connection into HTTP/2; the doors
+        // serve h2 streams as well.
+        if let upgrade, strcasecmp(upgrade.assumingMemoryBound(to: CChar.self), "h2c") == 0 {
+            if isShuttingDown { return -1 }
+            // lws cannot carry a request body across the h2c switch; say so instead of hanging.
+            if HTTPRequestHead.method(of: wsi) == .get { return 0 }
+            return refuseUpgrade(wsi, GatewayError(.badRequest,
+                "an h2c upgrade with a request body is not supported: send it as HTTP/1.1"))
+        }
         let refusal: GatewayError?
         if HTTPRequestHead.path(of: wsi) != "/v1/ws" {
             refusal = GatewayError(.notFound, "the WebSocket hub is at /v1/ws")
@@ -87,6 +97,10 @@ extension Gateway {
             refusal = nil
         }
         guard let refusal else { return 0 }
+        return refuseUpgrade(wsi, refusal)
+    }
+
+    private func refuseUpgrade(_ wsi: OpaquePointer, _ refusal: GatewayError) -> Int32 {
         // lws answers upgrades it refuses as HTTP/1.0, which WebSocket clients reject as
         // malformed; the whole answer is small, so it is written at once and raw.
         let body = HTTPExchange.errorBody(refusal)

@@ -18,6 +18,8 @@ final class HTTPExchange {
     let requestId: String
     let method: HTTPRequestHead.Method
     let path: String
+    /// An HTTP/2 stream (after an h2c upgrade) frames its own body: no chunked encoding.
+    let isH2: Bool
     private(set) var body: [UInt8] = []
     private(set) var bodyTooLarge = false
     private var pieces: Deque<Piece> = []
@@ -36,6 +38,7 @@ final class HTTPExchange {
         requestId = gateway.nextRequestId()
         method = HTTPRequestHead.method(of: wsi)
         path = HTTPRequestHead.path(of: wsi)
+        isH2 = lws_get_network_wsi(wsi) != wsi
         if let n = HTTPRequestHead.contentLength(of: wsi), n > gateway.config.limits.maxBodyBytes { bodyTooLarge = true }
     }
 
@@ -89,14 +92,19 @@ final class HTTPExchange {
         guard !headersQueued else { return }
         headersQueued = true
         streaming = true
-        pieces.append(.head(status: status, headers: [("content-type", contentType), ("cache-control", "no-cache"),
-                                                       ("transfer-encoding", "chunked")] + headers, contentLength: nil))
+        let framing: [(String, String)] = isH2 ? [] : [("transfer-encoding", "chunked")]
+        pieces.append(.head(status: status, headers: [("content-type", contentType), ("cache-control", "no-cache")]
+                            + framing + headers, contentLength: nil))
         lws_callback_on_writable(wsi)
     }
 
     /// One chunk of a chunked body (HTTP/1.1 framing is done here: lws 4.1 never chunks).
     func sendChunk(_ payload: some Collection<UInt8>) {
         guard streaming, !finalQueued, !payload.isEmpty else { return }
+        if isH2 {
+            queueBody(framed(payload), final: false)
+            return
+        }
         var b = [UInt8](repeating: 0, count: Int(CLWS_PRE))
         b.reserveCapacity(Int(CLWS_PRE) + payload.count + 12)
         b.append(contentsOf: String(payload.count, radix: 16).utf8)
@@ -109,14 +117,18 @@ final class HTTPExchange {
     /// A writer for one chunk of a chunked body: headroom, then room for the chunk-size line,
     /// which `sendChunk(_ writer:)` fills in (leading zeros are valid chunk-size digits), so
     /// the payload is written once, in place.
-    static func chunkWriter(capacity: Int) -> JSONWriter {
+    func chunkWriter(capacity: Int) -> JSONWriter {
         var w = JSONWriter(headroom: Int(CLWS_PRE), capacity: capacity + 12)
-        w.raw("00000000\r\n")
+        if !isH2 { w.raw("00000000\r\n") }
         return w
     }
 
     func sendChunk(_ writer: JSONWriter) {
         guard streaming, !finalQueued else { return }
+        if isH2 {
+            if writer.bytes.count > Int(CLWS_PRE) { queueBody(writer.bytes, final: false) }
+            return
+        }
         var b = writer.bytes
         let start = Int(CLWS_PRE)
         let size = b.count - start - 10
@@ -129,7 +141,8 @@ final class HTTPExchange {
 
     func endStream() {
         guard streaming, !finalQueued else { return }
-        queueBody(framed("0\r\n\r\n".utf8), final: true)
+        // h2: an empty final write ends the stream (END_STREAM).
+        queueBody(isH2 ? framed([]) : framed("0\r\n\r\n".utf8), final: true)
     }
 
     private func queueBody(_ b: [UInt8], final: Bool) {
@@ -147,7 +160,17 @@ final class HTTPExchange {
             writes += 1
             switch piece {
             case .head(let status, let headers, let length):
-                guard writeHead(status: status, headers: headers, contentLength: length) else { return -1 }
+                guard var head = headBytes(status: status, headers: headers, contentLength: length) else { return -1 }
+                // h1: a complete small response leaves in one send, head and body together.
+                if !isH2, case .body(let body, final: true)? = pieces.first {
+                    pieces.removeFirst()
+                    pendingBytes -= body.count - Int(CLWS_PRE)
+                    body.withUnsafeBytes { head.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[Int(CLWS_PRE)...])) }
+                    guard lwsWrite(wsi, &head, LWS_WRITE_HTTP_FINAL) else { return -1 }
+                    gateway.httpExchangeCompleted(self)
+                    return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+                }
+                guard lwsWrite(wsi, &head, LWS_WRITE_HTTP_HEADERS) else { return -1 }
             case .body(var b, var final):
                 pendingBytes -= b.count - Int(CLWS_PRE)
                 // Consecutive pieces (SSE chunks) leave in one send.
@@ -173,24 +196,29 @@ final class HTTPExchange {
         return 0
     }
 
-    private func writeHead(status: Int, headers: [(String, String)], contentLength: Int?) -> Bool {
+    /// The response head, built by lws (HPACK on h2) after `CLWS_PRE` bytes of headroom.
+    private func headBytes(status: Int, headers: [(String, String)], contentLength: Int?) -> [UInt8]? {
         let size = 2048
         var buf = [UInt8](repeating: 0, count: Int(CLWS_PRE) + size)
-        return buf.withUnsafeMutableBufferPointer { raw -> Bool in
+        let used = buf.withUnsafeMutableBufferPointer { raw -> Int? in
             let start = raw.baseAddress! + Int(CLWS_PRE)
             let end = start + size - 1
             var p: UnsafeMutablePointer<UInt8>? = start
-            guard lws_add_http_header_status(wsi, UInt32(status), &p, end) == 0 else { return false }
+            guard lws_add_http_header_status(wsi, UInt32(status), &p, end) == 0 else { return nil }
             for (name, value) in headers + [("x-request-id", requestId)] {
                 var n = Array((name + ":").utf8) + [0]
                 var v = Array(value.utf8)
-                guard lws_add_http_header_by_name(wsi, &n, &v, Int32(v.count), &p, end) == 0 else { return false }
+                guard lws_add_http_header_by_name(wsi, &n, &v, Int32(v.count), &p, end) == 0 else { return nil }
             }
             if let contentLength {
-                guard lws_add_http_header_content_length(wsi, UInt64(contentLength), &p, end) == 0 else { return false }
+                guard lws_add_http_header_content_length(wsi, UInt64(contentLength), &p, end) == 0 else { return nil }
             }
-            return lws_finalize_write_http_header(wsi, start, &p, end) == 0
+            guard lws_finalize_http_header(wsi, &p, end) == 0, let p else { return nil }
+            return p - start
         }
+        guard let used else { return nil }
+        buf.removeLast(size - used)
+        return buf
     }
 
     /// The client went away (or the connection is being reused for the next request).

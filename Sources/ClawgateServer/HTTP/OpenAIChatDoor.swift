@@ -101,11 +101,12 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         switch event {
         case .text(let s):
             if streaming {
-                var w = HTTPExchange.chunkWriter(capacity: contentChunkPrefix.count + s.utf8.count + 48)
+                guard let x = exchange else { return }
+                var w = x.chunkWriter(capacity: contentChunkPrefix.count + s.utf8.count + 48)
                 w.raw(contentChunkPrefix)
                 w.string(s)
                 w.raw(includeUsage ? "},\"finish_reason\":null}],\"usage\":null}\n\n" : "},\"finish_reason\":null}]}\n\n")
-                exchange?.sendChunk(w)
+                x.sendChunk(w)
             } else {
                 text += s
             }

@@ -8,7 +8,7 @@ extension Gateway {
         switch reason {
         case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
             // Delivered to the vhost's default protocol, which is this one.
-            return confirmUpgrade(wsi)
+            return confirmUpgrade(wsi, to: input)
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             // Backstop for CONFIRM_UPGRADE: only /v1/ws, only allowed origins, reach the hub.
             return HTTPRequestHead.path(of: wsi) == "/v1/ws" && originAllowed(wsi) && !isShuttingDown ? 0 : 1
