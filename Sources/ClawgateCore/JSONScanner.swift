@@ -48,55 +48,43 @@ public struct JSONScanner: ~Copyable {
 
     // MARK: - containers
 
-    /// Iterates an object's members: `body(key)` must consume the value (read or skip it).
+    /// Iterates an object's members: `body(key)` reads or skips the value (left alone, it is
+    /// skipped).
     public mutating func object(_ body: (inout JSONScanner, UnsafeRawBufferPointer) -> Void) {
-        guard expect(0x7B) else { return }
-        ws()
-        if i < p.count, p[i] == 0x7D {
-            i += 1
-            return
-        }
-        while !failed {
-            guard let key = rawString() else {
-                _ = fail()
+        elements(open: 0x7B, close: 0x7D) { s, _ in
+            guard let key = s.rawString() else {
+                _ = s.fail()
                 return
             }
-            guard expect(0x3A) else { return }
-            let before = i
-            body(&self, key)
-            if failed { return }
-            if i == before { skip() }  // the body ignored this member
-            ws()
-            guard i < p.count else {
-                _ = fail()
-                return
-            }
-            if p[i] == 0x2C {
-                i += 1
-                continue
-            }
-            if p[i] == 0x7D {
-                i += 1
-                return
-            }
-            _ = fail()
+            guard s.expect(0x3A) else { return }
+            s.value { body(&$0, key) }
         }
     }
 
-    /// Iterates an array's elements: `body(index)` must consume the element.
+    /// Iterates an array's elements: `body(index)` reads or skips the element.
     public mutating func array(_ body: (inout JSONScanner, Int) -> Void) {
-        guard expect(0x5B) else { return }
+        elements(open: 0x5B, close: 0x5D) { s, n in s.value { body(&$0, n) } }
+    }
+
+    /// Runs `read` on one value, skipping it when `read` consumed nothing.
+    private mutating func value(_ read: (inout JSONScanner) -> Void) {
+        let before = i
+        read(&self)
+        if !failed, i == before { skip() }
+    }
+
+    /// The comma-separated elements between `open` and `close`.
+    private mutating func elements(open: UInt8, close: UInt8, _ each: (inout JSONScanner, Int) -> Void) {
+        guard expect(open) else { return }
         ws()
-        if i < p.count, p[i] == 0x5D {
+        if i < p.count, p[i] == close {
             i += 1
             return
         }
         var n = 0
         while !failed {
-            let before = i
-            body(&self, n)
+            each(&self, n)
             if failed { return }
-            if i == before { skip() }
             n += 1
             ws()
             guard i < p.count else {
@@ -105,13 +93,12 @@ public struct JSONScanner: ~Copyable {
             }
             if p[i] == 0x2C {
                 i += 1
-                continue
-            }
-            if p[i] == 0x5D {
+            } else if p[i] == close {
                 i += 1
                 return
+            } else {
+                _ = fail()
             }
-            _ = fail()
         }
     }
 
