@@ -212,11 +212,40 @@ public final class Gateway: @unchecked Sendable {
     func callEnded(_ call: Call, result: Result<CallSummary, GatewayError>) {
         counters.inflight -= 1
         activeCalls[ObjectIdentifier(call)] = nil
-        counters.record(result)
+        switch result {
+        case .success(let s):
+            counters.metrics.recordRequest(model: call.plan.alias, provider: s.deployment.provider, code: "ok",
+                                           durationMs: s.latencyMs, ttftMs: s.ttftMs, overheadMs: s.overheadMs)
+        case .failure(let e):
+            counters.metrics.recordRequest(model: call.plan.alias, provider: call.deployment?.provider ?? "",
+                                           code: e.code.rawValue, durationMs: call.elapsedMs, ttftMs: nil, overheadMs: nil)
+        }
     }
 
-    func recordUsage(_ usage: Usage, deployment: Deployment?) {
-        counters.recordUsage(usage, deployment: deployment)
+    /// A chat request refused before it was routed (unknown model, overloaded, bad body).
+    func recordRefused(model: String, _ error: GatewayError) {
+        // Only configured aliases become label values: clients must not grow the label set.
+        let label = config.model(named: model) != nil ? model : "(unknown)"
+        counters.metrics.recordRequest(model: label, provider: "", code: error.code.rawValue,
+                                       durationMs: nil, ttftMs: nil, overheadMs: nil)
+    }
+
+    func recordUsage(_ usage: Usage, call: Call, deployment: Deployment?) {
+        counters.metrics.recordUsage(model: call.plan.alias, usage: usage, costUsd: deployment?.cost(of: usage) ?? 0)
+    }
+
+    /// The Prometheus exposition of everything above (PROTOCOL.md section 8).
+    func renderMetrics() -> String {
+        var seen = Set<String>()
+        var circuits: [(String, Bool)] = []
+        for alias in config.models {
+            for d in alias.deployments where seen.insert(d.name).inserted {
+                circuits.append((d.name, router.stats(for: d).circuit == .open))
+            }
+        }
+        return counters.metrics.render(GatewayMetrics.Gauges(
+            connections: counters.wsConnections + liveExchanges, sessions: sessions.count,
+            inflight: counters.inflight, circuits: circuits))
     }
 
     /// The aliases clients may name, for `welcome` and `/v1/models`.

@@ -98,6 +98,27 @@ struct OpenAIRestDoorTests {
         }
     }
 
+    @Test func metricsCountRequestsTokensAndOverhead() throws {
+        try withHarness { h in
+            #expect(TestHTTP.request("POST", port: h.port, path: "/v1/chat/completions", body: chatBody).status == 200)
+            #expect(TestHTTP.request("POST", port: h.port, path: "/v1/chat/completions",
+                                     body: #"{"model":"limited","messages":[{"role":"user","content":"x"}]}"#).status == 502)
+            #expect(TestHTTP.request("POST", port: h.port, path: "/v1/chat/completions",
+                                     body: #"{"model":"random-\#(UUID())","messages":[{"role":"user","content":"x"}]}"#).status == 404)
+            let r = TestHTTP.request(port: h.port, path: "/metrics")
+            #expect(r.status == 200)
+            #expect(r.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let t = r.text
+            #expect(t.contains("clawgate_requests_total{model=\"fast\",provider=\"sim\",code=\"ok\"} 1\n"))
+            #expect(t.contains("clawgate_requests_total{model=\"limited\",provider=\"sim\",code=\"upstream_error\"} 1\n"))
+            #expect(t.contains("clawgate_requests_total{model=\"(unknown)\",provider=\"\",code=\"not_found\"} 1\n"))
+            #expect(t.contains("clawgate_tokens_total{model=\"fast\",direction=\"out\"} 5\n"))
+            #expect(t.contains("clawgate_overhead_seconds_count 1\n"))
+            #expect(t.contains("clawgate_circuit_open{deployment=\"sim/sim-t5\"} 0\n"))
+            #expect(!t.contains("random-"))
+        }
+    }
+
     @Test func healthReadinessAndModels() throws {
         try withHarness { h in
             let health = TestHTTP.request(port: h.port, path: "/healthz")

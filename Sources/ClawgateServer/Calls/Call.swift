@@ -16,7 +16,8 @@ final class Call: TransferDelegate {
 
     private var attemptIndex = -1
     private var attemptsMade = 0
-    private var deployment: Deployment?
+    /// The deployment of the current (or last) attempt.
+    private(set) var deployment: Deployment?
     private var transfer: UpstreamTransfer?
     private var decoder: (any StreamDecoder)?
     private var errorBody: [UInt8] = []
@@ -26,6 +27,7 @@ final class Call: TransferDelegate {
     private(set) var committed = false
     private(set) var finished = false
     private let acceptedAt: Double
+    var elapsedMs: Double { MonotonicClock.nowMs() - acceptedAt }
     private var attemptStartedAt = 0.0
     private var firstTokenAt: Double?
     private var lastActivityAt = 0.0
@@ -226,9 +228,9 @@ final class Call: TransferDelegate {
             // Usage is never lost: a failed or cancelled call still records what was relayed.
             let u = Usage(promptTokens: attemptsMade > 0 ? TokenEstimator.estimatePromptTokens(request.messages) : 0,
                           completionTokens: relayedPieces, estimated: true)
-            gateway.recordUsage(u, deployment: deployment)
+            gateway.recordUsage(u, call: self, deployment: deployment)
         } else if case .success(let s) = result {
-            gateway.recordUsage(s.usage, deployment: s.deployment)
+            gateway.recordUsage(s.usage, call: self, deployment: s.deployment)
             recorded = .success(s)
         }
         gateway.callEnded(self, result: recorded)

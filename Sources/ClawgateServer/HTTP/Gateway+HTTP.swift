@@ -137,9 +137,12 @@ extension Gateway {
             respondReadiness(x)
         case (.get, "/v1/models"):
             respondModels(x)
+        case (.get, "/metrics"):
+            // No credentials exist in this build, so `metrics_public` has nothing to guard yet.
+            x.respond(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(renderMetrics().utf8))
         case (.post, "/v1/chat/completions"):
             OpenAIChatDoor.handle(x, gateway: self)
-        case (_, "/v1/chat/completions"), (_, "/v1/models"), (_, "/healthz"), (_, "/readyz"):
+        case (_, "/v1/chat/completions"), (_, "/v1/models"), (_, "/healthz"), (_, "/readyz"), (_, "/metrics"):
             x.respondError(GatewayError(.notFound, "\(x.method.rawValue) is not served on \(x.path)"))
         default:
             x.respondError(GatewayError(.notFound, "no door at \(x.path)"))

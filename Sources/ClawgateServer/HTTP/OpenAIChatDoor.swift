@@ -41,6 +41,7 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
             return
         }
         if let e = gateway.admitCall() {
+            gateway.recordRefused(model: parsed.request.model, e)
             x.respondError(e)
             return
         }
@@ -48,6 +49,7 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         do {
             plan = try gateway.router.plan(model: parsed.request.model, route: parsed.request.route)
         } catch {
+            gateway.recordRefused(model: parsed.request.model, error)
             x.respondError(error)
             return
         }

@@ -135,6 +135,7 @@ final class WSSession: CallSink {
             id = "r\(autoId)"
         }
         if let e = gateway.admitCall() {
+            gateway.recordRefused(model: request.model, e)
             sendError(e, id: id)
             return
         }
@@ -142,6 +143,7 @@ final class WSSession: CallSink {
         do {
             plan = try gateway.router.plan(model: request.model, route: request.route)
         } catch {
+            gateway.recordRefused(model: request.model, error)
             sendError(error, id: id)
             return
         }
