@@ -37,13 +37,16 @@ final class Call: TransferDelegate {
     private var relayedPieces = 0
     private var relayedText = 0
 
-    init(id: String, request: ChatRequest, plan: RoutePlan, gateway: Gateway, sink: CallSink) {
+    /// `receivedAt`: when the request's first byte was seen, so latency and overhead include
+    /// reading and decoding it.
+    init(id: String, request: ChatRequest, plan: RoutePlan, gateway: Gateway, sink: CallSink,
+         receivedAt: Double = MonotonicClock.nowMs()) {
         self.id = id
         self.request = request
         self.plan = plan
         self.gateway = gateway
         self.sink = sink
-        acceptedAt = MonotonicClock.nowMs()
+        acceptedAt = receivedAt
     }
 
     func start() {

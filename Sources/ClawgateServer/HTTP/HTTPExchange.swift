@@ -20,6 +20,8 @@ final class HTTPExchange {
     let path: String
     /// An HTTP/2 stream (after an h2c upgrade) frames its own body: no chunked encoding.
     let isH2: Bool
+    /// When the request head arrived (monotonic ms).
+    let receivedAt = MonotonicClock.nowMs()
     private(set) var body: [UInt8] = []
     private(set) var bodyTooLarge = false
     private var pieces: Deque<Piece> = []

@@ -56,7 +56,8 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         let door = OpenAIChatDoor(exchange: x, streaming: parsed.request.stream, includeUsage: parsed.includeUsage,
                                   alias: plan.alias)
         x.handler = door
-        let call = Call(id: x.requestId, request: parsed.request, plan: plan, gateway: gateway, sink: door)
+        let call = Call(id: x.requestId, request: parsed.request, plan: plan, gateway: gateway, sink: door,
+                        receivedAt: x.receivedAt)
         door.call = call
         call.start()
     }
