@@ -105,7 +105,8 @@ final class Call: TransferDelegate {
         lastActivityAt = attemptStartedAt
         do {
             let t = try UpstreamTransfer(request: adapter.makeRequest(request, deployment: d, provider: provider),
-                                         connectTimeoutMs: gateway.config.limits.connectTimeoutMs, delegate: self)
+                                         connectTimeoutMs: gateway.config.limits.connectTimeoutMs, delegate: self,
+                                         pool: gateway.curl.handles)
             transfer = t
             gateway.router.recordStart(d)
             try gateway.curl.start(t)

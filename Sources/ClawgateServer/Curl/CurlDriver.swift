@@ -16,6 +16,7 @@ final class CurlDriver {
     /// so reusing a connection costs no adoption.
     private var watches: [curl_socket_t: FdWatch] = [:]
     static let fdProtocolName = "clawgate-curl-fd"
+    let handles = EasyHandlePool()
 
     var activeCount: Int { active.count }
 
@@ -46,6 +47,7 @@ final class CurlDriver {
         for t in Array(active.values) { cancel(t) }
         timer.cancel()
         curl_multi_cleanup(multi)  // closes pooled connections through socketClosed
+        handles.drain()
         for w in watches.values { w.detach() }
         watches.removeAll()
     }

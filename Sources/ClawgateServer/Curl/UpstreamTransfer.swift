@@ -27,9 +27,12 @@ final class UpstreamTransfer {
     private(set) var status = 0
     private let errorBuffer: UnsafeMutablePointer<CChar>
 
-    init(request: UpstreamRequest, connectTimeoutMs: Int, delegate: TransferDelegate) throws {
-        guard let easy = curl_easy_init() else { throw CurlError(call: "curl_easy_init", message: "out of memory") }
+    private let pool: EasyHandlePool
+
+    init(request: UpstreamRequest, connectTimeoutMs: Int, delegate: TransferDelegate, pool: EasyHandlePool) throws {
+        guard let easy = pool.take() else { throw CurlError(call: "curl_easy_init", message: "out of memory") }
         self.easy = easy
+        self.pool = pool
         self.delegate = delegate
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -60,7 +63,7 @@ final class UpstreamTransfer {
     }
 
     deinit {
-        curl_easy_cleanup(easy)
+        pool.give(easy)
         curl_slist_free_all(headerList)
         errorBuffer.deallocate()
     }
