@@ -82,6 +82,15 @@ struct WebSocketHubTests {
             #expect(frames.allSatisfy { $0["type"] as? String != "error" })
             let seqs = frames.compactMap { $0["seq"] as? Int }
             #expect(seqs == Array(2..<(2 + frames.count)))
+            // A second wave reuses the first wave's upstream connections.
+            for i in 0..<50 { try ws.send(["type": "chat", "id": "again\(i)", "model": "twenty", "prompt": "x"]) }
+            var doneAgain = 0
+            while doneAgain < 50 {
+                let t = try ws.receiveJSON()["type"] as? String
+                if t == "done" || t == "error" { doneAgain += 1 }
+            }
+            #expect(h.simulator.stats.started == 100)
+            #expect(h.simulator.stats.connections <= 50, "connections: \(h.simulator.stats.connections)")
             // Nothing arrives after the last terminal frame: a ping is answered next.
             try ws.send(["type": "ping", "nonce": 7])
             let pong = try ws.receiveJSON()
