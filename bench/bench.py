@@ -281,7 +281,8 @@ def cold_start(args, config, tries):
 # ---------------------------------------------------------------- peer
 
 def start_litellm(args, sim_port, workdir):
-    venv = os.path.join(workdir, "litellm-venv")
+    # Kept beside the results (gitignored) so a second run does not reinstall.
+    venv = os.path.join(args.out, ".litellm-venv")
     if not os.path.exists(os.path.join(venv, "bin", "litellm")):
         log("installing litellm[proxy] into", venv)
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
