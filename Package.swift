@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(name: "clawgate-sim", dependencies: [
             "ClawgateSim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], exclude: ["README.md"]),
         // Load generator for `make bench`: libcurl multi and the lws client, like the gateway.
         .executableTarget(name: "clawgate-bench", dependencies: [
             "CCurl", "CLws", "CJansson",

@@ -12,6 +12,8 @@ static inline CURLcode ccurl_easy_setopt_off(CURL *h, CURLoption o, curl_off_t v
 typedef size_t (*ccurl_write_cb)(char *, size_t, size_t, void *);
 static inline CURLcode ccurl_easy_setopt_writefn(CURL *h, CURLoption o, ccurl_write_cb v) { return curl_easy_setopt(h, o, v); }
 
+typedef int (*ccurl_closesocket_cb)(void *, curl_socket_t);
+static inline CURLcode ccurl_easy_setopt_closesocketfn(CURL *h, ccurl_closesocket_cb v) { return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, v); }
 typedef int (*ccurl_socket_cb)(CURL *, curl_socket_t, int, void *, void *);
 typedef int (*ccurl_timer_cb)(CURLM *, long, void *);
 static inline CURLMcode ccurl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }

@@ -32,6 +32,7 @@ public final class Gateway: @unchecked Sendable {
     let options: GatewayOptions
     var log: GatewayLog { options.log }
     let router: Router
+    let originPolicy = OriginPolicy()
 
     // Cross-thread state.
     private let port = Atomic<Int32>(0)
@@ -54,6 +55,10 @@ public final class Gateway: @unchecked Sendable {
     var sessions: [ObjectIdentifier: WSConnection] = [:]
     /// Every call in flight, so shutdown can end each one with an answer.
     private var activeCalls: [ObjectIdentifier: Call] = [:]
+    /// HTTP exchanges attached to a connection and not yet answered in full.
+    var liveExchanges = 0
+    /// Set when stop was asked: new work is refused while what is in flight is answered.
+    private(set) var isShuttingDown = false
     private var requestSerial: UInt64 = 0
     private let requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
 
@@ -115,7 +120,26 @@ public final class Gateway: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             if lws_service(context, 0) < 0 { break }
         }
+        drain(deadlineMs: 3000)
         teardown()
+    }
+
+    /// Graceful stop: every request in flight gets its terminal `error`, every hub client its
+    /// close 1001 after its queued frames, every REST client its response — within a deadline.
+    private func drain(deadlineMs: Double) {
+        isShuttingDown = true
+        ready.store(false, ordering: .releasing)
+        let shuttingDown = GatewayError(.overloaded, "the gateway is shutting down")
+        for call in Array(activeCalls.values) { call.cancel(shuttingDown, notify: true) }
+        for c in Array(sessions.values) { c.close(status: 1001, reason: "gateway shutting down") }
+        // lws_service only returns on events: a short ticking timer bounds each wait.
+        let tick = LoopTimer(context: context) {}
+        let deadline = MonotonicClock.nowMs() + deadlineMs
+        while (!sessions.isEmpty || liveExchanges > 0), MonotonicClock.nowMs() < deadline {
+            tick.schedule(afterMs: 20)
+            if lws_service(context, 0) < 0 { break }
+        }
+        tick.cancel()
     }
 
     private func createContext() throws {
@@ -146,10 +170,9 @@ public final class Gateway: @unchecked Sendable {
     }
 
     private func teardown() {
-        ready.store(false, ordering: .releasing)
-        // Every request in flight gets its one terminal answer before the sockets go.
+        // Whatever the drain could not finish is cut now.
         let shuttingDown = GatewayError(.overloaded, "the gateway is shutting down")
-        for call in Array(activeCalls.values) { call.cancel(shuttingDown, notify: true) }
+        for call in Array(activeCalls.values) { call.cancel(shuttingDown, notify: false) }
         for c in Array(sessions.values) { c.shutdown() }
         housekeeping?.cancel()
         housekeeping = nil
@@ -175,7 +198,8 @@ public final class Gateway: @unchecked Sendable {
 
     /// `overloaded` when the gateway is at its in-flight limit.
     func admitCall() -> GatewayError? {
-        counters.inflight >= config.limits.maxInflight
+        if isShuttingDown { return GatewayError(.overloaded, "the gateway is shutting down") }
+        return counters.inflight >= config.limits.maxInflight
             ? GatewayError(.overloaded, "the gateway is at its limit of \(config.limits.maxInflight) requests in flight (limits.max_inflight)")
             : nil
     }

@@ -1,5 +1,6 @@
-import Glibc
+import CLws
 import Dispatch
+import Glibc
 
 /// A deterministic OpenAI Chat Completions server for tests and benchmarks. The reply is chosen
 /// by the requested model name (`sim-t100-d20`, `sim-e429`, `sim-cut3`, ...; see README).
@@ -9,7 +10,7 @@ public final class OpenAISimulator: @unchecked Sendable {
     public let options: SimulatorOptions
     private let shared = SimulatorSharedState()
     /// Guards `thread` and `context` (start/stop may come from any thread).
-    private let lifecycle = SimulatorSharedState()
+    private let lifecycle = PthreadMutex()
     private var thread: pthread_t?
     private var context: OpaquePointer?
 
@@ -66,8 +67,6 @@ public final class OpenAISimulator: @unchecked Sendable {
 
     public func resetStats() { shared.reset() }
 }
-
-import CLws
 
 /// Hands the listen result from the service thread back to `start()`.
 private final class Startup: @unchecked Sendable {

@@ -19,7 +19,6 @@ enum SimulatorResponse {
 struct RoutedRequest {
     var response: SimulatorResponse
     var firstByteMs = 0
-    var delayMs = 0
     /// Chat replies count in `started/completed/aborted/active`; other endpoints do not.
     var isChatReply = false
 }

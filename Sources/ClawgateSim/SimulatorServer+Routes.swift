@@ -42,8 +42,7 @@ extension SimulatorServer {
         guard let directives = ReplyDirectives.parse(model: request.model) else {
             return RoutedRequest(response: .error(.modelNotFound(request.model)), isChatReply: true)
         }
-        var routed = RoutedRequest(response: .close, firstByteMs: directives.firstByteMs,
-                                   delayMs: directives.delayMs, isChatReply: true)
+        var routed = RoutedRequest(response: .close, firstByteMs: directives.firstByteMs, isChatReply: true)
         if let status = directives.errorStatus {
             routed.response = .error(.simulated(status: status, model: request.model))
             return routed
@@ -78,6 +77,8 @@ extension SimulatorServer {
         JSONBytes.appendDecimal(s.aborted, to: &out)
         JSONBytes.append(",\"active\":", to: &out)
         JSONBytes.appendDecimal(s.active, to: &out)
+        JSONBytes.append(",\"connections\":", to: &out)
+        JSONBytes.appendDecimal(s.connections, to: &out)
         JSONBytes.append(",\"lastRequestBody\":", to: &out)
         if let b = s.lastRequestBody { JSONBytes.appendQuoted(b, to: &out) } else { JSONBytes.append("null", to: &out) }
         JSONBytes.append(",\"lastAuthorization\":", to: &out)

@@ -98,6 +98,10 @@ final class SimulatorServer {
     private func callback(_ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
                           _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         switch reason {
+        case LWS_CALLBACK_WSI_CREATE:
+            // One per accepted TCP connection: how tests see whether a client reuses connections.
+            shared.update { $0.connections += 1 }
+            return 0
         case LWS_CALLBACK_HTTP:
             return httpRequest(wsi, user)
         case LWS_CALLBACK_HTTP_BODY:

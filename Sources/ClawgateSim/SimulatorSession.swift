@@ -92,6 +92,8 @@ final class SimulatorSession {
         }, Int64(ms) * 1000)
     }
 
+    /// Counted just before the final write, so a client that has read the last byte always
+    /// sees `completed` already incremented (tests check it without polling).
     private func finishChatReply(stats: SimulatorSharedState) {
         if chatInProgress {
             chatInProgress = false
@@ -161,6 +163,7 @@ final class SimulatorSession {
         let remaining = fixedBody.count - bodyOffset
         let n = min(remaining, 64 * 1024)
         let last = n == remaining
+        if last { finishChatReply(stats: stats) }
         if n > 0 {
             out.removeAll(keepingCapacity: true)
             out.append(contentsOf: repeatElement(0, count: Int(CLWS_PRE)))
@@ -175,7 +178,6 @@ final class SimulatorSession {
             lws_callback_on_writable(wsi)
             return 0
         }
-        finishChatReply(stats: stats)
         phase = .finished
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
     }
@@ -227,6 +229,7 @@ final class SimulatorSession {
                 } while v > 0
             }
             let length = out.count - start
+            if endOfBody { finishChatReply(stats: stats) }
             let written = out.withUnsafeMutableBufferPointer { buf in
                 lws_write(wsi, buf.baseAddress! + start, length, endOfBody ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
             }
@@ -234,7 +237,6 @@ final class SimulatorSession {
             if written < length { return -1 }
         }
         if endOfBody {
-            finishChatReply(stats: stats)
             phase = .finished
             return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
         }

@@ -1,5 +1,3 @@
-import Glibc
-
 /// What the simulator has served since start or the last reset. Tests read it to prove
 /// what an upstream saw, e.g. that the gateway dropped a stream (`aborted`).
 public struct SimulatorStats: Sendable, Equatable {
@@ -11,6 +9,8 @@ public struct SimulatorStats: Sendable, Equatable {
     public var aborted: Int
     /// Replies in progress right now.
     public var active: Int
+    /// TCP connections accepted (a client that keeps connections alive opens few).
+    public var connections: Int = 0
     /// The last chat request body exactly as received.
     public var lastRequestBody: String?
     /// The last chat request's `Authorization` header, if any.
@@ -27,26 +27,13 @@ public struct SimulatorStats: Sendable, Equatable {
     }
 }
 
-/// Stats plus the stop flag, shared between the service thread and callers.
-/// A pthread mutex rather than `Synchronization.Mutex`: TSan reports false races through the
-/// futex-based one (see notes/lws-curl-swift.md §4).
+/// Stats plus the stop flag: the only state the service thread shares with other threads.
 final class SimulatorSharedState: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let lock = PthreadMutex()
     private var stats = SimulatorStats()
     private var stopRequested = false
 
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
+    private func withLock<T>(_ body: () -> T) -> T { lock.withLock(body) }
 
     var snapshot: SimulatorStats { withLock { stats } }
 

@@ -31,7 +31,7 @@ struct ClawgateSimCommand: ParsableCommand {
         print("clawgate-sim listening on \(host):\(bound)")
         fflush(nil)
 
-        // Block the signals so only the dispatch sources see them, then park the main thread.
+        // Ignore the default action so the dispatch sources alone see the signals; park the main thread.
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         let stopped = DispatchSemaphore(value: 0)

@@ -88,6 +88,16 @@ struct OpenAIRestDoorTests {
         }
     }
 
+    @Test func upstreamConnectionsAreReused() throws {
+        try withHarness { h in
+            for _ in 0..<10 {
+                #expect(TestHTTP.request("POST", port: h.port, path: "/v1/chat/completions", body: chatBody).status == 200)
+            }
+            #expect(h.simulator.stats.started == 10)
+            #expect(h.simulator.stats.connections == 1)
+        }
+    }
+
     @Test func healthReadinessAndModels() throws {
         try withHarness { h in
             let health = TestHTTP.request(port: h.port, path: "/healthz")

@@ -170,6 +170,20 @@ struct OpenAISimulatorTests {
         }
     }
 
+    @Test func stopClosesInFlightStreamsAsAborted() throws {
+        let sim = OpenAISimulator(options: SimulatorOptions())
+        let port = try sim.start()
+        let body = #"{"model":"sim-t1000-d5","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        let fd = try RawClient.connect(port: port)
+        defer { close(fd) }
+        try RawClient.send(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: sim\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(waitUntil { sim.stats.active == 1 })
+        sim.stop()
+        #expect(sim.stats.aborted == 1)
+        #expect(sim.stats.active == 0)
+        sim.stop()
+    }
+
     @Test func countersAndResetAndStatsEndpoint() throws {
         try withSimulator { sim, port in
             _ = post(port, model: "sim-t2", stream: true)

@@ -1,6 +1,7 @@
 import ClawgateCore
 import Foundation
 import Testing
+@testable import ClawgateServer
 
 /// The hub end to end in one process: a real lws loop, real libcurl transfers, the project's
 /// OpenAI simulator as the upstream.
@@ -236,6 +237,71 @@ struct WebSocketHubTests {
         let message = frames.last?["message"] as? String ?? ""
         #expect(message.contains("first_token_timeout_ms"))
         #expect(h.eventually { h.simulator.stats.aborted == 1 })
+    }
+
+    @Test func upgradesFromForeignOriginsOrOtherPathsAreRefused() throws {
+        try withHarness { h in
+            #expect(throws: TestWebSocket.Failure.self) { _ = try TestWebSocket(port: h.port, headers: ["Origin: http://evil.example"]) }
+            #expect(throws: TestWebSocket.Failure.self) { _ = try TestWebSocket(port: h.port, path: "/elsewhere") }
+            let own = try TestWebSocket(port: h.port, headers: ["Origin: http://127.0.0.1:\(h.port)"])
+            #expect(try own.receiveJSON()["type"] as? String == "welcome")
+        }
+    }
+
+    @Test func stoppingTheGatewayAnswersEveryRequestThenClosesWith1001() throws {
+        let h = try GatewayHarness(models: Self.models)
+        defer { h.simulator.stop() }
+        let ws = try h.connect()
+        try ws.send(["type": "chat", "id": "L", "model": "long", "prompt": "x"])
+        _ = try ws.receive { $0["type"] as? String == "delta" }
+        h.gateway.stop()
+        let frames = try ws.receive { $0["type"] as? String == "error" || $0["type"] as? String == "done" }
+        #expect(frames.last?["code"] as? String == "overloaded")
+        #expect(frames.last?["id"] as? String == "L")
+        while try ws.receiveText(timeout: 5) != nil {}
+        #expect(ws.closeCode == 1001)
+        h.gateway.waitUntilStopped()
+        #expect(h.eventually { h.simulator.stats.aborted == 1 })
+    }
+
+    @Test func theTotalTimeoutEndsEvenAFlowingStream() throws {
+        var limits = Limits()
+        limits.totalTimeoutMs = 300
+        let h = try GatewayHarness(models: [("steady", ["sim-t1000-d20"])], limits: limits)
+        defer { h.shutdown() }
+        let ws = try h.connect()
+        try ws.send(["type": "chat", "id": "t", "model": "steady", "prompt": "x"])
+        let frames = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
+        #expect(frames.contains { $0["type"] as? String == "delta" })
+        #expect(frames.last?["code"] as? String == "upstream_timeout")
+        let message = frames.last?["message"] as? String ?? ""
+        #expect(message.contains("total_timeout_ms"))
+        #expect(h.eventually { h.simulator.stats.aborted == 1 })
+    }
+
+    @Test func anUnreachableProviderIsAnUpstreamError() throws {
+        // A port that was just bound and released: nothing listens there.
+        let probe = try GatewayHarness(models: [("x", ["sim"])])
+        let deadPort = probe.port
+        probe.shutdown()
+        let config = GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: 0),
+                                   providers: [ProviderConfig(name: "gone", kind: .openaiCompatible, baseURL: "http://127.0.0.1:\(deadPort)/v1")],
+                                   models: [ModelAlias(name: "gone", deployments: [Deployment(provider: "gone", model: "m")])])
+        let gateway = Gateway(options: GatewayOptions(config: config, log: GatewayLog(minimum: .error)))
+        let port = try gateway.start()
+        defer {
+            gateway.stop()
+            gateway.waitUntilStopped()
+        }
+        let ws = try TestWebSocket(port: port)
+        _ = try ws.receiveJSON()
+        try ws.send(["type": "chat", "id": "g", "model": "gone", "prompt": "x"])
+        let end = try ws.receiveJSON()
+        #expect(end["type"] as? String == "error")
+        #expect(end["code"] as? String == "upstream_error")
+        #expect(end["id"] as? String == "g")
+        let message = end["message"] as? String ?? ""
+        #expect(message.contains("'gone'"))
     }
 
     @Test func aSlowReaderPausesItsUpstreamInsteadOfGrowingMemory() throws {

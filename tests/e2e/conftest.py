@@ -204,9 +204,11 @@ MAIN_MODELS = {
     "fallback-ok": dict(sim_deployment("sim-e500"), fallbacks=["fast"]),
     "tools": sim_deployment("sim-tools"),
     "echo": sim_deployment("sim-echo"),
+    "echo-pieces": sim_deployment("sim-echo-t7"),
     "slow": sim_deployment("sim-t20-d20"),
     "long": sim_deployment("sim-t2000-d5"),
     "nousage": sim_deployment("sim-t5-nousage"),
+    "huge": sim_deployment("sim-t300000"),
 }
 
 

@@ -198,3 +198,23 @@ def test_stream_without_usage_option_has_no_usage(gateway):
     events = parse_sse(data)
     assert events[-1] == "[DONE]"
     assert all(json.loads(e).get("usage") is None for e in events[:-1])
+
+
+def test_cross_site_post_from_a_foreign_origin_is_403(gateway):
+    # A web page may send a "simple" text/plain POST cross-site with no CORS preflight;
+    # the browser marks it with Origin, and the gateway refuses it.
+    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    conn.request("POST", "/v1/chat/completions",
+                 body='{"model":"fast","messages":[{"role":"user","content":"x"}]}',
+                 headers={"Content-Type": "text/plain", "Origin": "http://evil.example"})
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    assert r.status == 403
+    assert body["error"]["code"] == "forbidden"
+    # The gateway's own page may post.
+    conn.request("POST", "/v1/chat/completions",
+                 body='{"model":"fast","messages":[{"role":"user","content":"x"}]}',
+                 headers={"Content-Type": "application/json", "Origin": gateway.base})
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 200

@@ -231,3 +231,27 @@ def test_idle_timeout_mid_stream_raises(timeouts_gateway):
                 text.append(chunk.choices[0].delta.content or "")
     assert "".join(text) == "w0 "
     assert "idle_timeout_ms" in str(e.value)
+
+
+TRICKY = 'héllo "wörld" \\ back\\slash\nnew line \t tab 🌍 <script>&amp;</script> \u2028'
+
+
+def test_unicode_and_escapes_round_trip(client):
+    r = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": TRICKY}])
+    assert r.choices[0].message.content == TRICKY
+    for model in ("echo", "echo-pieces"):
+        chunks = list(client.chat.completions.create(model=model, stream=True,
+                                                     messages=[{"role": "user", "content": TRICKY}]))
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TRICKY
+
+
+def test_concurrent_streams(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i):
+        chunks = client.chat.completions.create(model="fast", stream=True,
+                                                messages=[{"role": "user", "content": f"hi {i}"}])
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        texts = list(pool.map(one, range(60)))
+    assert texts == [TEXT5] * 60

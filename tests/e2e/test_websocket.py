@@ -4,11 +4,14 @@ import asyncio
 import inspect
 import json
 import math
+import signal
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import FAST_INPUT_PER_MTOK, FAST_OUTPUT_PER_MTOK, MAX_FRAME_BYTES
+from conftest import (FAST_INPUT_PER_MTOK, FAST_OUTPUT_PER_MTOK, MAIN_MODELS, MAX_FRAME_BYTES, start_gateway,
+                      write_config)
 
 TEXT5 = "w0 w1 w2 w3 w4"
 RECV_TIMEOUT_S = 15.0
@@ -412,4 +415,93 @@ def test_idle_timeout_after_first_token(timeouts_gateway, sim):
             assert "".join(f["text"] for f in frames if f["type"] == "delta") == "w0 "
             assert sum(f["type"] == "start" for f in frames) == 1
         sim.wait_stat("aborted", aborted + 1)
+    run(body())
+
+
+def test_shutdown_ends_requests_in_flight_and_closes_1001(sim, tmp_path, logs):
+    cfg = write_config(tmp_path / "shutdown.yaml", sim.port, MAIN_MODELS, {})
+    gw = start_gateway(cfg, logs, "clawgate-shutdown")
+
+    async def body():
+        async with connect(gw.ws_url) as ws:
+            c = Conn(ws)
+            await c.recv()
+            await c.send({"type": "chat", "id": "L", "model": "long", "prompt": "hi"})
+            await c.recv_until(lambda f: f["type"] == "delta")
+            gw.proc.p.send_signal(signal.SIGTERM)
+            ended = None
+            try:
+                while ended is None:
+                    f = await c.recv(10)
+                    if f["type"] in ("done", "error"):
+                        ended = f
+                await asyncio.wait_for(ws.wait_closed(), 10)
+            except ConnectionClosed:
+                pass
+            assert ended is not None and ended["type"] == "error" and ended["id"] == "L", ended
+            assert ws.close_code == 1001, ws.close_code
+    try:
+        run(body())
+    finally:
+        gw.proc.stop()
+
+
+@ws_test
+async def test_unicode_and_escapes_round_trip(c, gateway):
+    tricky = 'héllo "wörld" \\ back\\slash\nnew line \t tab 🌍 <script>&amp;</script> \u2028'
+    for model in ("echo", "echo-pieces"):
+        frames = await c.request({"type": "chat", "id": "u", "model": model, "prompt": tricky})
+        assert frames[-1]["type"] == "done", frames[-1]
+        deltas = [f["text"] for f in frames if f["type"] == "delta"]
+        assert "".join(deltas) == tricky
+        assert len(deltas) == (1 if model == "echo" else 7)
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
+
+
+def test_reader_that_stops_pauses_the_upstream(gateway, sim):
+    """Backpressure: a client that stops reading a 300,000-chunk stream is not
+    buffered without bound; the gateway pauses the upstream transfer instead."""
+    async def body():
+        base = sim.stats()
+        # max_queue=4: the client library itself stops reading the socket after 4 frames.
+        async with connect(gateway.ws_url, max_queue=4) as ws:
+            c = Conn(ws)
+            await c.recv()
+            rss_before = rss_kb(gateway.proc.p.pid)
+            await c.send({"type": "chat", "id": "H", "model": "huge", "prompt": "hi"})
+            sim.wait_stat("started", base["started"] + 1)
+            # Unpaused, the simulator would finish all 300,000 chunks within this window and the
+            # gateway would hold tens of megabytes of frames; paused, neither happens.
+            loop = asyncio.get_running_loop()
+            window_end = loop.time() + 2.0
+            while loop.time() < window_end:
+                s = sim.stats()
+                assert s["completed"] == base["completed"], "the upstream ran to the end while nobody read"
+                assert rss_kb(gateway.proc.p.pid) - rss_before < 10 * 1024, "the gateway is buffering the stream"
+                await asyncio.sleep(0.1)
+            await c.send({"type": "cancel", "id": "H"})
+            end = await c.recv_until(lambda f: f["type"] in ("done", "error"), timeout=60)
+            assert end[-1]["type"] == "error" and end[-1]["code"] == "cancelled", end[-1]
+        sim.wait_stat("aborted", base["aborted"] + 1)
+    run(body())
+
+
+def test_upgrade_from_a_foreign_origin_is_refused(gateway):
+    async def body():
+        with pytest.raises(InvalidStatus) as e:
+            async with connect(gateway.ws_url, origin="http://evil.example", open_timeout=10):
+                pass
+        assert e.value.response.status_code == 403
+    run(body())
+
+
+def test_upgrade_from_the_gateway_origin_and_without_origin_is_accepted(gateway):
+    async def body():
+        for origin in (gateway.base, None):
+            async with connect(gateway.ws_url, origin=origin) as ws:
+                assert json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))["type"] == "welcome"
     run(body())

@@ -1,5 +1,6 @@
 import CCurl
 import CLws
+import Glibc
 
 /// Drives every upstream transfer with libcurl's multi-socket API on the lws loop: curl's
 /// sockets are adopted by lws as raw *file* descriptors (lws only signals readiness, curl keeps
@@ -10,6 +11,10 @@ final class CurlDriver {
     private let vhost: OpaquePointer
     private var timer: LoopTimer!
     private var active: [UnsafeMutableRawPointer: UpstreamTransfer] = [:]
+    /// One watch per open curl socket. A watch outlives curl's interest in its socket (a kept-
+    /// alive connection idles in curl's pool): it is dropped only when curl closes the socket,
+    /// so reusing a connection costs no adoption.
+    private var watches: [curl_socket_t: FdWatch] = [:]
     static let fdProtocolName = "clawgate-curl-fd"
 
     var activeCount: Int { active.count }
@@ -20,9 +25,9 @@ final class CurlDriver {
         self.vhost = vhost
         timer = LoopTimer(context: context) { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
         let me = Unmanaged.passUnretained(self).toOpaque()
-        try curlCheck(ccurl_multi_setopt_socketfn(m, { easy, s, what, userp, socketp in
+        try curlCheck(ccurl_multi_setopt_socketfn(m, { _, s, what, userp, _ in
             let driver = Unmanaged<CurlDriver>.fromOpaque(userp!).takeUnretainedValue()
-            driver.socketChanged(s, what: what, watchPointer: socketp)
+            driver.socketChanged(s, what: what)
             return 0
         }), "CURLMOPT_SOCKETFUNCTION")
         try curlCheck(ccurl_multi_setopt_ptr(m, CURLMOPT_SOCKETDATA, me), "CURLMOPT_SOCKETDATA")
@@ -40,10 +45,19 @@ final class CurlDriver {
     func shutdown() {
         for t in Array(active.values) { cancel(t) }
         timer.cancel()
-        curl_multi_cleanup(multi)
+        curl_multi_cleanup(multi)  // closes pooled connections through socketClosed
+        for w in watches.values { w.detach() }
+        watches.removeAll()
     }
 
     func start(_ t: UpstreamTransfer) throws {
+        try curlCheck(ccurl_easy_setopt_closesocketfn(t.easy, { clientp, s in
+            let driver = Unmanaged<CurlDriver>.fromOpaque(clientp!).takeUnretainedValue()
+            driver.socketClosed(s)
+            return 0
+        }), "CURLOPT_CLOSESOCKETFUNCTION")
+        try curlCheck(ccurl_easy_setopt_ptr(t.easy, CURLOPT_CLOSESOCKETDATA, Unmanaged.passUnretained(self).toOpaque()),
+                      "CURLOPT_CLOSESOCKETDATA")
         active[t.easy] = t
         do {
             try curlCheck(curl_multi_add_handle(multi, t.easy), "curl_multi_add_handle")
@@ -51,6 +65,10 @@ final class CurlDriver {
             active[t.easy] = nil
             throw error
         }
+        // curl asks for a 0 ms timer to begin; acting now instead of on the next loop turn
+        // sends the request (on a reused connection) without an extra poll. Not when this start
+        // comes from completing another transfer: that runs inside `drainCompleted` already.
+        if !draining { socketAction(CCURL_SOCKET_TIMEOUT, 0) }
     }
 
     /// Aborts a transfer at once; its delegate gets no completion. Never call this from inside
@@ -66,7 +84,11 @@ final class CurlDriver {
         drainCompleted()
     }
 
+    private var draining = false
+
     private func drainCompleted() {
+        draining = true
+        defer { draining = false }
         var left: Int32 = 0
         while let msg = curl_multi_info_read(multi, &left) {
             guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle else { continue }
@@ -81,38 +103,48 @@ final class CurlDriver {
 
     // MARK: - sockets
 
-    private func socketChanged(_ s: curl_socket_t, what: Int32, watchPointer: UnsafeMutableRawPointer?) {
+    private func socketChanged(_ s: curl_socket_t, what: Int32) {
         if what == CURL_POLL_REMOVE {
-            guard let watchPointer else { return }
-            let watch = Unmanaged<FdWatch>.fromOpaque(watchPointer)
-            watch.takeUnretainedValue().detach()
-            curl_multi_assign(multi, s, nil)
-            watch.release()  // curl's reference
+            watches[s]?.setInterest(read: false, write: false)
             return
         }
         let watch: FdWatch
-        if let watchPointer {
-            watch = Unmanaged<FdWatch>.fromOpaque(watchPointer).takeUnretainedValue()
+        if let w = watches[s] {
+            watch = w
         } else {
             watch = FdWatch(curlFd: s, driver: self)
             guard watch.adopt(vhost: vhost) else { return }
-            curl_multi_assign(multi, s, Unmanaged.passRetained(watch).toOpaque())
+            watches[s] = watch
         }
         watch.setInterest(read: what == CURL_POLL_IN || what == CURL_POLL_INOUT,
                           write: what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+    }
+
+    /// curl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): drop our watch first, so lws lets go
+    /// of its duplicate and the connection really closes.
+    private func socketClosed(_ s: curl_socket_t) {
+        watches.removeValue(forKey: s)?.detach()
+        close(s)
+    }
+
+    /// lws dropped a watch's wsi on its own (hang-up).
+    fileprivate func watchLost(_ w: FdWatch) {
+        if watches[w.curlFd] === w { watches[w.curlFd] = nil }
     }
 }
 
 @available(*, unavailable) extension CurlDriver: Sendable {}
 
 /// One curl socket watched by lws. lws owns a dup of the fd (and closes it when the wsi goes),
-/// curl owns the original: nothing is closed twice. Two references while live: curl's
-/// (`curl_multi_assign`) and the wsi's opaque user data.
+/// curl owns the original: nothing is closed twice. The driver's table holds one reference,
+/// the wsi's opaque user data another (released on RAW_CLOSE_FILE).
 final class FdWatch {
     let curlFd: curl_socket_t
     unowned let driver: CurlDriver
     private(set) var wsi: OpaquePointer?
     private(set) var detached = false
+    /// What curl currently waits for; both false while the connection idles in curl's pool.
+    private var wantsRead = false
     private var wantsWrite = false
 
     init(curlFd: curl_socket_t, driver: CurlDriver) {
@@ -134,7 +166,8 @@ final class FdWatch {
 
     func setInterest(read: Bool, write: Bool) {
         guard let wsi, !detached else { return }
-        lws_rx_flow_control(wsi, read ? 1 : 0)
+        if read != wantsRead { lws_rx_flow_control(wsi, read ? 1 : 0) }
+        wantsRead = read
         wantsWrite = write
         if write { lws_callback_on_writable(wsi) }
     }
@@ -152,12 +185,12 @@ final class FdWatch {
 
     // Called from the raw-file protocol callback.
     func readable() {
-        guard !detached else { return }
+        guard !detached, wantsRead else { return }
         driver.socketAction(curlFd, CURL_CSELECT_IN)
     }
 
     func writable() {
-        guard !detached else { return }
+        guard !detached, wantsWrite else { return }
         driver.socketAction(curlFd, CURL_CSELECT_OUT)
         // POLLOUT is one-shot for raw-file wsi: re-arm while curl still wants it.
         if !detached, wantsWrite, let wsi { lws_callback_on_writable(wsi) }
@@ -168,7 +201,8 @@ final class FdWatch {
         wsi = nil
         guard !detached else { return }
         detached = true
-        driver.socketAction(curlFd, CURL_CSELECT_ERR)
+        driver.watchLost(self)
+        if wantsRead || wantsWrite { driver.socketAction(curlFd, CURL_CSELECT_ERR) }
     }
 }
 

@@ -7,6 +7,8 @@ extension Gateway {
     func httpEvent(_ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
                    _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         switch reason {
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            return confirmUpgrade(wsi)
         case LWS_CALLBACK_HTTP:
             let x = HTTPExchange(wsi: wsi, gateway: self)
             attach(x, to: wsi)
@@ -45,6 +47,7 @@ extension Gateway {
 
     private func attach(_ x: HTTPExchange, to wsi: OpaquePointer) {
         detachExchange(from: wsi)
+        liveExchanges += 1
         lws_set_opaque_user_data(wsi, Unmanaged.passRetained(x).toOpaque())
     }
 
@@ -56,6 +59,7 @@ extension Gateway {
     private func detachExchange(from wsi: OpaquePointer) {
         guard let p = lws_get_opaque_user_data(wsi) else { return }
         lws_set_opaque_user_data(wsi, nil)
+        liveExchanges -= 1
         Unmanaged<HTTPExchange>.fromOpaque(p).takeRetainedValue().closed()
     }
 
@@ -64,13 +68,48 @@ extension Gateway {
         x.handler = nil
         if let p = lws_get_opaque_user_data(x.wsi), Unmanaged<HTTPExchange>.fromOpaque(p).takeUnretainedValue() === x {
             lws_set_opaque_user_data(x.wsi, nil)
+            liveExchanges -= 1
             Unmanaged<HTTPExchange>.fromOpaque(p).release()
         }
+    }
+
+    /// Refuses upgrades anywhere but the hub, from foreign browser origins and during
+    /// shutdown, with an HTTP/1.1 error the client can read, then hangs up.
+    func confirmUpgrade(_ wsi: OpaquePointer) -> Int32 {
+        let refusal: GatewayError?
+        if HTTPRequestHead.path(of: wsi) != "/v1/ws" {
+            refusal = GatewayError(.notFound, "the WebSocket hub is at /v1/ws")
+        } else if !originAllowed(wsi) {
+            refusal = GatewayError(.forbidden, "WebSocket upgrades from a web page of another origin are not allowed")
+        } else if isShuttingDown {
+            refusal = GatewayError(.overloaded, "the gateway is shutting down")
+        } else {
+            refusal = nil
+        }
+        guard let refusal else { return 0 }
+        // lws answers upgrades it refuses as HTTP/1.0, which WebSocket clients reject as
+        // malformed; the whole answer is small, so it is written at once and raw.
+        let body = HTTPExchange.errorBody(refusal)
+        var head = "HTTP/1.1 \(refusal.code.httpStatus) \(refusal.code.reasonPhrase)\r\n"
+        head += "content-type: application/json\r\ncontent-length: \(body.count)\r\n"
+        head += "x-request-id: \(nextRequestId())\r\nconnection: close\r\n\r\n"
+        var out = framed(Array(head.utf8) + body)
+        _ = lwsWrite(wsi, &out, LWS_WRITE_HTTP)  // LWS_WRITE_RAW is a macro alias of this
+        return -1
+    }
+
+    func originAllowed(_ wsi: OpaquePointer) -> Bool {
+        originPolicy.allows(origin: HTTPRequestHead.header(wsi, WSI_TOKEN_ORIGIN),
+                            host: HTTPRequestHead.header(wsi, WSI_TOKEN_HOST))
     }
 
     // MARK: - routing
 
     private func route(_ x: HTTPExchange) {
+        if !originAllowed(x.wsi) {
+            x.respondError(GatewayError(.forbidden, "requests from a web page of another origin are not allowed"))
+            return
+        }
         if x.bodyTooLarge {
             x.respondError(GatewayError(.tooLarge, "request body is over the limit of \(config.limits.maxBodyBytes) bytes (limits.max_body_bytes)"))
             return

@@ -67,6 +67,13 @@ final class HTTPExchange {
 
     /// An error in OpenAI's shape (PROTOCOL.md section 1).
     func respondError(_ e: GatewayError) {
+        var headers: [(String, String)] = []
+        if let ms = e.retryAfterMs { headers.append(("retry-after", String(max(1, (ms + 999) / 1000)))) }
+        respond(status: e.code.httpStatus, contentType: "application/json", body: Self.errorBody(e), headers: headers)
+    }
+
+    /// `{"error":{"message","type","code","param"}}`.
+    static func errorBody(_ e: GatewayError) -> [UInt8] {
         let err = JanssonObject()
         err.set("message", e.message)
         err.set("type", e.code.openAIType)
@@ -74,9 +81,7 @@ final class HTTPExchange {
         if let p = e.param { err.set("param", p) } else { err.setNull("param") }
         let o = JanssonObject()
         o.set("error", owned: err.raw)
-        var headers: [(String, String)] = []
-        if let ms = e.retryAfterMs { headers.append(("retry-after", String(max(1, (ms + 999) / 1000)))) }
-        respondJSON(status: e.code.httpStatus, o, headers: headers)
+        return o.dump()
     }
 
     /// Starts a chunked response; pieces follow with `sendChunk`, and `endStream` ends it.

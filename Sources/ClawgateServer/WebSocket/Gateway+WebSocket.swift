@@ -6,9 +6,12 @@ extension Gateway {
     func webSocketEvent(_ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
                         _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         switch reason {
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            // Delivered to the vhost's default protocol, which is this one.
+            return confirmUpgrade(wsi)
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-            // Only /v1/ws upgrades to the hub (upgrades are matched before mounts, on any path).
-            return HTTPRequestHead.path(of: wsi) == "/v1/ws" ? 0 : 1
+            // Backstop for CONFIRM_UPGRADE: only /v1/ws, only allowed origins, reach the hub.
+            return HTTPRequestHead.path(of: wsi) == "/v1/ws" && originAllowed(wsi) && !isShuttingDown ? 0 : 1
         case LWS_CALLBACK_ESTABLISHED:
             let c = WSConnection(wsi: wsi, gateway: self)
             lws_set_opaque_user_data(wsi, Unmanaged.passRetained(c).toOpaque())

@@ -71,7 +71,7 @@ final class WSConnection {
 
     /// LWS_CALLBACK_SERVER_WRITEABLE. Returns -1 to close.
     func writable() -> Int32 {
-        if let close = closeRequest {
+        if let close = closeRequest, out.isEmpty {
             var reason = Array(close.reason.utf8.prefix(120))
             lws_close_reason(wsi, lws_close_status(rawValue: close.status), &reason, reason.count)
             return -1
@@ -82,7 +82,8 @@ final class WSConnection {
             written += 1
             if lws_send_pipe_choked(wsi) != 0 { break }
         }
-        if !out.isEmpty { lws_callback_on_writable(wsi) }
+        // Queued frames go out before a requested close.
+        if !out.isEmpty || closeRequest != nil { lws_callback_on_writable(wsi) }
         if out.pendingBytes <= gateway.config.limits.pendingOutputHighBytes / 4, !pausedCalls.isEmpty {
             congestedSince = nil
             let resumed = pausedCalls
