@@ -32,6 +32,28 @@ def proc_stat(pid):
     return cpu, rss, fds
 
 
+def tree_rss(pid):
+    """RSS of a process and all its descendants, in bytes (a Python server may fork workers)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except OSError:
+                pass
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += proc_stat(p)[1]
+        except OSError:
+            pass
+        todo += children.get(p, [])
+    return total
+
+
 def pin(cpus):
     return ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
 
@@ -274,7 +296,7 @@ def cold_start(args, config, tries):
             p.kill()
         times.append(dict(ready_line_ms=round(t_line * 1000, 2), readyz_ms=round(ok * 1000, 2) if ok else None))
     return dict(name="cold-start", tries=times,
-                readyz_ms_median=median([t["readyz_ms"] for t in times]),
+                readyz_ms_median=round(median([t["readyz_ms"] for t in times]) or 0, 2),
                 readyz_ms_max=max((t["readyz_ms"] or 1e9) for t in times))
 
 
@@ -296,7 +318,9 @@ def start_litellm(args, sim_port, workdir):
     port = free_port()
     argv = pin(args.gateway_cpus) + [os.path.join(venv, "bin", "litellm"), "--config", cfg, "--port", str(port),
                                      "--host", "127.0.0.1", "--num_workers", "1"]
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # No network here: use the bundled model cost map instead of fetching it.
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False")
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "litellm.log"), "w"), env=env)
     deadline = time.time() + 120
     while time.time() < deadline:
         if http_get_status(port, "/health/liveliness") == 200:
@@ -446,7 +470,7 @@ def main():
                     r = run_bench(args, "rest", f"http://127.0.0.1:{lport}/v1/chat/completions", "one",
                                   extra + ["--grace", "30"], timeout=120)
                     r["name"] = name
-                    r["peer_rss_mb"] = round(proc_stat(lp.pid)[1] / 2**20, 1)
+                    r["peer_rss_mb"] = round(tree_rss(lp.pid) / 2**20, 1)
                     peer.append(r)
                     log(name, r["throughput_rps"], g(r, "latency_ms", "p50"))
             finally:
