@@ -318,8 +318,11 @@ def start_litellm(args, sim_port, workdir):
     port = free_port()
     argv = pin(args.gateway_cpus) + [os.path.join(venv, "bin", "litellm"), "--config", cfg, "--port", str(port),
                                      "--host", "127.0.0.1", "--num_workers", "1"]
-    # No network here: use the bundled model cost map instead of fetching it.
-    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False")
+    # No network here: use the bundled model cost map instead of fetching it. The proxy refuses
+    # to start without a master key; a random one per run, sent by the client.
+    args.peer_key = "sk-bench-" + os.urandom(16).hex()
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False",
+               LITELLM_MASTER_KEY=args.peer_key)
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "litellm.log"), "w"), env=env)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -328,6 +331,25 @@ def start_litellm(args, sim_port, workdir):
         time.sleep(0.5)
     p.kill()
     raise RuntimeError("litellm proxy did not come up")
+
+
+def run_litellm(args, sim_port, work):
+    """The non-streamed scenarios against LiteLLM's proxy (one worker) on the same simulator."""
+    lp, lport = start_litellm(args, sim_port, work)
+    out = []
+    try:
+        for name, extra in (("peer rest-c1", ["-c", "1", "-d", "10", "--warmup", "2"]),
+                            ("peer rest-c50", ["-c", "50", "-d", "10", "--warmup", "2"])):
+            r = run_bench(args, "rest", f"http://127.0.0.1:{lport}/v1/chat/completions", "one",
+                          extra + ["--grace", "30", "--api-key", args.peer_key], timeout=120)
+            r["name"] = name
+            r["peer_rss_mb"] = round(tree_rss(lp.pid) / 2**20, 1)
+            out.append(r)
+            log(name, r["throughput_rps"], g(r, "latency_ms", "p50"))
+    finally:
+        lp.terminate()
+        lp.wait(10)
+    return out
 
 
 def free_port():
@@ -463,19 +485,11 @@ def main():
             cold = cold_start(args, config, 2 if args.quick else 10)
             log("cold start:", cold)
         if args.peer == "litellm":
-            lp, lport = start_litellm(args, sim.port, work)
             try:
-                for name, extra in (("peer rest-c1", ["-c", "1", "-d", "10", "--warmup", "2"]),
-                                    ("peer rest-c50", ["-c", "50", "-d", "10", "--warmup", "2"])):
-                    r = run_bench(args, "rest", f"http://127.0.0.1:{lport}/v1/chat/completions", "one",
-                                  extra + ["--grace", "30"], timeout=120)
-                    r["name"] = name
-                    r["peer_rss_mb"] = round(tree_rss(lp.pid) / 2**20, 1)
-                    peer.append(r)
-                    log(name, r["throughput_rps"], g(r, "latency_ms", "p50"))
-            finally:
-                lp.terminate()
-                lp.wait(10)
+                peer = run_litellm(args, sim.port, work)
+            except Exception as e:  # the peer is optional: keep our own results
+                log("peer failed:", e)
+                peer = [dict(name="peer failed: " + str(e)[:200], throughput_rps=None, errors=-1)]
     finally:
         gw.stop()
         sim.stop()
