@@ -91,7 +91,7 @@ final class RestLoad {
     private var inFlight = 0
     var result: RunResult
 
-    init(url: String, model: String, stream: Bool, checkText: Bool, prompt: String, plan: LoadPlan, label: String) {
+    init(url: String, model: String, stream: Bool, checkText: Bool, prompt: String, apiKey: String, plan: LoadPlan, label: String) {
         self.url = url
         self.model = model
         self.stream = stream
@@ -100,7 +100,7 @@ final class RestLoad {
         multi = curl_multi_init()!
         headers = curl_slist_append(nil, "Content-Type: application/json")
         headers = curl_slist_append(headers, "Expect:")
-        headers = curl_slist_append(headers, "Authorization: Bearer bench")
+        headers = curl_slist_append(headers, "Authorization: Bearer \(apiKey)")
         if stream { headers = curl_slist_append(headers, "Accept: text/event-stream") }
         var body = "{\"model\":\(quoted(model)),\"messages\":[{\"role\":\"user\",\"content\":\(quoted(prompt))}]"
         body += stream ? ",\"stream\":true}" : "}"

@@ -40,6 +40,9 @@ struct LoadOptions: ParsableArguments {
     @Flag(help: "Extract and hash every reply's text (costs the client a JSON parse per chunk).")
     var checkText = false
 
+    @Option(help: "Bearer token sent with every REST request.")
+    var apiKey = "bench"
+
     @Option(help: "Free-form label copied into the report.")
     var label = ""
 
@@ -77,7 +80,7 @@ struct Rest: ParsableCommand {
         raiseFileLimit()
         curl_global_init(Int(CURL_GLOBAL_ALL))
         let r = RestLoad(url: load.url, model: load.model, stream: stream, checkText: load.checkText,
-                         prompt: load.prompt, plan: load.plan, label: load.label)
+                         prompt: load.prompt, apiKey: load.apiKey, plan: load.plan, label: load.label)
         var result = r.run()
         if stream { result.mode = "rest-sse" }
         try load.emit(result)
