@@ -125,7 +125,8 @@ public enum Jansson {
     /// room lws needs for its frame header), so the result can be written without a copy.
     public static func dump(_ j: UnsafeMutablePointer<json_t>, headroom: Int = 0) -> [UInt8] {
         let flags = Int(JSON_COMPACT | JSON_ENCODE_ANY)
-        var capacity = 256
+        // Large enough that nearly every document is serialised once, not measured then redone.
+        var capacity = 2048
         while true {
             var out = [UInt8](repeating: 0, count: headroom + capacity)
             let needed = out.withUnsafeMutableBytes { raw -> Int in

@@ -32,6 +32,8 @@ final class Call: TransferDelegate {
     private var firstTokenAt: Double?
     private var lastActivityAt = 0.0
     private var upstreamWaitMs = 0.0
+    /// Time spent in this call's own code while a transfer was open (decode, relay).
+    private var ownTimeMs = 0.0
     private var usage: Usage?
     private var finishReason: String?
     private var relayedPieces = 0
@@ -136,7 +138,11 @@ final class Call: TransferDelegate {
 
     func transfer(_ t: UpstreamTransfer, received bytes: UnsafeRawBufferPointer) -> TransferWriteDecision {
         guard !finished else { return .abort }
-        lastActivityAt = MonotonicClock.nowMs()
+        let entered = MonotonicClock.nowMs()
+        lastActivityAt = entered
+        // Decoding and relaying happen while the transfer is open: that time is the gateway's,
+        // not the upstream's, for the overhead figure.
+        defer { ownTimeMs += MonotonicClock.nowMs() - entered }
         if t.status >= 400 {
             // Keep a bounded prefix of the error body for the message.
             if errorBody.count < 16 << 10 { errorBody.append(contentsOf: bytes.prefix(16 << 10 - errorBody.count)) }
@@ -219,7 +225,7 @@ final class Call: TransferDelegate {
         gateway.router.recordSuccess(d, ttftMs: ttft, outputTokens: u.completionTokens, durationMs: now - attemptStartedAt)
         finish(.success(CallSummary(finishReason: finishReason ?? "stop", usage: u, costUsd: d.cost(of: u),
                                     deployment: d, ttftMs: ttft, latencyMs: now - acceptedAt,
-                                    overheadMs: max(0, now - acceptedAt - upstreamWaitMs), attempts: attemptsMade)))
+                                    overheadMs: max(0, now - acceptedAt - upstreamWaitMs + ownTimeMs), attempts: attemptsMade)))
     }
 
     private func finish(_ result: Result<CallSummary, GatewayError>) {

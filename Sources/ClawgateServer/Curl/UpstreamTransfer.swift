@@ -59,7 +59,12 @@ final class UpstreamTransfer {
         try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMs), "CURLOPT_CONNECTTIMEOUT_MS")
         // HTTP/2 where the provider offers it over TLS (multiplexed on one connection), 1.1 otherwise.
         try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, ccurl_http_version_2tls()), "CURLOPT_HTTP_VERSION")
-        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
+        // Waiting for a connection that may multiplex only pays where HTTP/2 can be negotiated
+        // (TLS). On a plain-http upstream a burst would wait for whole streams to finish
+        // (measured: 200 chats at once, TTFT p50 2.1 s with it, 54 ms without).
+        if request.url.hasPrefix("https://") {
+            try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
+        }
     }
 
     deinit {
