@@ -105,12 +105,13 @@ final class Call: TransferDelegate {
         attemptsMade += 1
         attemptStartedAt = MonotonicClock.nowMs()
         lastActivityAt = attemptStartedAt
+        // Counted in flight first, so every path below ends it exactly once.
+        gateway.router.recordStart(d)
         do {
             let t = try UpstreamTransfer(request: adapter.makeRequest(request, deployment: d, provider: provider),
                                          connectTimeoutMs: gateway.config.limits.connectTimeoutMs, delegate: self,
                                          pool: gateway.curl.handles)
             transfer = t
-            gateway.router.recordStart(d)
             try gateway.curl.start(t)
         } catch {
             transfer = nil
