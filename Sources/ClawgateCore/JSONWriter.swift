@@ -4,6 +4,9 @@
 public struct JSONWriter {
     public var bytes: [UInt8]
 
+    /// Lower-case hex digits, for `\u00XX` escapes and HTTP chunk sizes.
+    public static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     /// Starts with `headroom` zero bytes reserved in front (lws writes its frame header there).
     public init(headroom: Int = 0, capacity: Int = 128) {
         bytes = [UInt8](repeating: 0, count: headroom)
@@ -61,8 +64,7 @@ public struct JSONWriter {
             case 0x08: bytes.append(0x62)
             case 0x0C: bytes.append(0x66)
             default:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]])
+                bytes.append(contentsOf: [0x75, 0x30, 0x30, Self.hexDigits[Int(c >> 4)], Self.hexDigits[Int(c & 0xF)]])
             }
         }
         if start < u.count { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: u[start..<u.count])) }

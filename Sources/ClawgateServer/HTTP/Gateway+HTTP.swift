@@ -52,10 +52,7 @@ extension Gateway {
         lws_set_opaque_user_data(wsi, Unmanaged.passRetained(x).toOpaque())
     }
 
-    private func exchange(of wsi: OpaquePointer) -> HTTPExchange? {
-        guard let p = lws_get_opaque_user_data(wsi) else { return nil }
-        return Unmanaged<HTTPExchange>.fromOpaque(p).takeUnretainedValue()
-    }
+    private func exchange(of wsi: OpaquePointer) -> HTTPExchange? { opaqueOwner(of: wsi, as: HTTPExchange.self) }
 
     private func detachExchange(from wsi: OpaquePointer) {
         guard let p = lws_get_opaque_user_data(wsi) else { return }

@@ -135,8 +135,7 @@ final class HTTPExchange {
         let start = Int(CLWS_PRE)
         let size = b.count - start - 10
         guard size > 0 else { return }
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for k in 0..<8 { b[start + 7 - k] = hex[(size >> (4 * k)) & 0xF] }
+        for k in 0..<8 { b[start + 7 - k] = JSONWriter.hexDigits[(size >> (4 * k)) & 0xF] }
         b.append(contentsOf: [0x0D, 0x0A])
         queueBody(b, final: false)
     }

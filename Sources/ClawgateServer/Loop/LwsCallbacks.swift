@@ -6,6 +6,13 @@ import CLws
 enum HTTPProtocol { static let name = "http" }
 enum WebSocketProtocol { static let name = "clawgate.v1" }
 
+/// The object a wsi carries in its opaque user data (a connection, an exchange, an fd watch),
+/// borrowed.
+func opaqueOwner<T: AnyObject>(of wsi: OpaquePointer, as _: T.Type) -> T? {
+    guard let p = lws_get_opaque_user_data(wsi) else { return nil }
+    return Unmanaged<T>.fromOpaque(p).takeUnretainedValue()
+}
+
 private func gateway(of wsi: OpaquePointer) -> Gateway? {
     guard let ctx = lws_get_context(wsi), let user = lws_context_user(ctx) else { return nil }
     return Unmanaged<Gateway>.fromOpaque(user).takeUnretainedValue()
@@ -28,10 +35,10 @@ func gatewayFdCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ 
     guard let wsi else { return 0 }
     switch reason {
     case LWS_CALLBACK_RAW_RX_FILE:
-        if let p = lws_get_opaque_user_data(wsi) { Unmanaged<FdWatch>.fromOpaque(p).takeUnretainedValue().readable() }
+        opaqueOwner(of: wsi, as: FdWatch.self)?.readable()
         return 0
     case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-        if let p = lws_get_opaque_user_data(wsi) { Unmanaged<FdWatch>.fromOpaque(p).takeUnretainedValue().writable() }
+        opaqueOwner(of: wsi, as: FdWatch.self)?.writable()
         return 0
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if let p = lws_get_opaque_user_data(wsi) {

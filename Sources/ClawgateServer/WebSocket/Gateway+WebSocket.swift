@@ -42,8 +42,5 @@ extension Gateway {
         }
     }
 
-    private func connection(of wsi: OpaquePointer) -> WSConnection? {
-        guard let p = lws_get_opaque_user_data(wsi) else { return nil }
-        return Unmanaged<WSConnection>.fromOpaque(p).takeUnretainedValue()
-    }
+    private func connection(of wsi: OpaquePointer) -> WSConnection? { opaqueOwner(of: wsi, as: WSConnection.self) }
 }
