@@ -124,9 +124,12 @@ public struct ModelAlias: Sendable, Equatable {
 /// One provider + upstream model that can serve an alias.
 public struct Deployment: Sendable, Equatable, Hashable {
     /// The provider's config name.
-    public var provider: String
+    public let provider: String
     /// The model name sent upstream.
-    public var model: String
+    public let model: String
+    /// "provider/model", the deployment's name in frames and metrics, and the key of its live
+    /// figures: stored, because the router looks it up several times per request.
+    public let name: String
     /// Configured quality score in 0...1 (used by the weighted strategy).
     public var accuracy: Double
     /// USD per million input tokens.
@@ -140,14 +143,12 @@ public struct Deployment: Sendable, Equatable, Hashable {
                 outputPerMTok: Double = 0, maxConcurrency: Int? = nil) {
         self.provider = provider
         self.model = model
+        name = "\(provider)/\(model)"
         self.accuracy = accuracy
         self.inputPerMTok = inputPerMTok
         self.outputPerMTok = outputPerMTok
         self.maxConcurrency = maxConcurrency
     }
-
-    /// "provider/model", the deployment's name in frames and metrics.
-    public var name: String { "\(provider)/\(model)" }
 
     /// Cost in USD of a usage at this deployment's configured prices.
     public func cost(of usage: Usage) -> Double {

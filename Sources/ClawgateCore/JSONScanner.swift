@@ -110,17 +110,10 @@ public struct JSONScanner: ~Copyable {
         ws()
         guard i < p.count, p[i] == 0x22 else { return nil }
         let start = i + 1
-        var j = start
-        while j < p.count {
-            let c = p[j]
-            if c == 0x22 {
-                i = j + 1
-                return UnsafeRawBufferPointer(rebasing: p[start..<j])
-            }
-            if c == 0x5C || c < 0x20 { return nil }
-            j += 1
-        }
-        return nil
+        let j = ByteSearch.quoteBackslashOrControl(p, from: start)
+        guard j < p.count, p[j] == 0x22 else { return nil }
+        i = j + 1
+        return UnsafeRawBufferPointer(rebasing: p[start..<j])
     }
 
     /// A string value, escapes decoded; nil and `failed` when the value is not a valid string.
@@ -246,7 +239,10 @@ public struct JSONScanner: ~Copyable {
         switch peek() {
         case .object: object { s, _ in s.skip() }
         case .array: array { s, _ in s.skip() }
-        case .string: _ = string()
+        case .string:
+            // Most skipped strings (ids, names) have no escapes: step over them without
+            // building a String.
+            if rawString() == nil { _ = string() }
         case .null: if !null() { _ = fail() }
         case .bool:
             if i + 4 <= p.count, p[i] == 0x74, p[i + 1] == 0x72, p[i + 2] == 0x75, p[i + 3] == 0x65 {

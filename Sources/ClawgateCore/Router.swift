@@ -41,6 +41,10 @@ public final class Router {
             throw unknownModel(model)
         }
 
+        // The common case — one deployment, no fallbacks, no override — needs no ordering.
+        if route == nil, alias.fallbacks.isEmpty, alias.deployments.count == 1 {
+            return try available(alias: alias.name, ordered: alias.deployments)
+        }
         let strategyOverride = route?.strategy
         let weightsOverride = route?.weights
         var ordered = order(alias, strategy: strategyOverride, weights: weightsOverride)
@@ -69,6 +73,9 @@ public final class Router {
     }
 
     private func available(alias: String, ordered: [Deployment]) throws(GatewayError) -> RoutePlan {
+        if ordered.count == 1, unavailableReason(ordered[0]) == nil {
+            return RoutePlan(alias: alias, attempts: ordered)
+        }
         var seen = Set<String>()
         var attempts: [Deployment] = []
         var reasons: [String] = []

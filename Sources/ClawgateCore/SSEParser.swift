@@ -36,8 +36,7 @@ public struct SSEParser: Sendable {
             if bytes[0] == 0x0A { i = 1 }
         }
         while i < n {
-            var j = i
-            while j < n, bytes[j] != 0x0A, bytes[j] != 0x0D { j += 1 }
+            var j = ByteSearch.lineBreak(bytes, from: i)
             if j == n {
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<n]))
                 return

@@ -9,26 +9,34 @@ public struct OpenAIChatAdapter: ProviderAdapter {
     public init() {}
 
     public func makeRequest(_ request: ChatRequest, deployment: Deployment, provider: ProviderConfig) -> UpstreamRequest {
-        let body = JanssonObject()
-        // Client passthrough first, so the fields the gateway owns below always win.
-        for (k, v) in request.extra { body.set(k, v) }
-        body.set("model", deployment.model)
-        body.set("messages", owned: Jansson.make(.array(request.messages)))
-        body.set("stream", true)
-        let options = JanssonObject()
-        options.set("include_usage", true)
-        body.set("stream_options", owned: options.raw)
-        if let v = request.maxTokens { body.set("max_tokens", v) }
-        if let v = request.temperature { body.set("temperature", v) }
-        if let v = request.topP { body.set("top_p", v) }
-        if let v = request.stop { body.set("stop", v) }
-        if let v = request.tools { body.set("tools", v) }
-        if let v = request.toolChoice { body.set("tool_choice", v) }
-        // `metadata` and `route` are the gateway's own; they are not sent upstream.
+        var w = JSONWriter(capacity: 512)
+        w.raw("{\"model\":")
+        w.string(deployment.model)
+        w.raw(",\"messages\":")
+        w.value(.array(request.messages))
+        w.raw(",\"stream\":true,\"stream_options\":{\"include_usage\":true}")
+        if let v = request.maxTokens { w.raw(",\"max_tokens\":"); w.int(v) }
+        if let v = request.temperature { w.raw(",\"temperature\":"); w.number(v) }
+        if let v = request.topP { w.raw(",\"top_p\":"); w.number(v) }
+        if let v = request.stop { w.raw(",\"stop\":"); w.value(v) }
+        if let v = request.tools { w.raw(",\"tools\":"); w.value(v) }
+        if let v = request.toolChoice { w.raw(",\"tool_choice\":"); w.value(v) }
+        // Client passthrough; the fields the gateway owns, written above, always win.
+        // `metadata` and `route` are the gateway's own and never reach `extra`.
+        for (k, v) in request.extra where !Self.ownedKeys.contains(k) {
+            w.raw(",")
+            w.string(k)
+            w.raw(":")
+            w.value(v)
+        }
+        w.raw("}")
         var headers = ["Content-Type: application/json", "Accept: text/event-stream"]
         if let key = provider.apiKey, !key.isEmpty { headers.append("Authorization: Bearer \(key)") }
-        return UpstreamRequest(url: provider.baseURL + "/chat/completions", headers: headers, body: body.dump())
+        return UpstreamRequest(url: provider.baseURL + "/chat/completions", headers: headers, body: w.bytes)
     }
+
+    static let ownedKeys: Set<String> = ["model", "messages", "stream", "stream_options", "max_tokens", "temperature",
+                                         "top_p", "stop", "tools", "tool_choice"]
 
     public func makeStreamDecoder() -> any StreamDecoder { OpenAIStreamDecoder() }
 

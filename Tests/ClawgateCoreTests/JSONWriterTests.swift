@@ -20,6 +20,25 @@ struct JSONWriterTests {
         #expect(String(decoding: w.bytes, as: UTF8.self) == String(v))
     }
 
+    @Test(arguments: [(0.0, "0"), (2.0, "2"), (-3.0, "-3"), (0.7, "0.7"), (1e-7, "1e-07"), (123.25, "123.25"),
+                      (1e20, "1e+20"), (Double.nan, "null"), (Double.infinity, "null")])
+    func numbersAreIntegersWhenWholeAndShortestOtherwise(v: Double, expected: String) {
+        var w = JSONWriter()
+        w.number(v)
+        #expect(String(decoding: w.bytes, as: UTF8.self) == expected)
+    }
+
+    @Test func anyValueRoundTripsThroughAStandardParser() throws {
+        let v: JSONValue = ["messages": [["role": "user", "content": "a \"quoted\"\nline"], ["content": .null]],
+                            "n": 0.5, "ok": true, "off": false, "list": [1, 2.5, "x", [], [:]]]
+        var w = JSONWriter()
+        w.value(v)
+        let parsed = try JSONSerialization.jsonObject(with: Data(w.bytes)) as? NSDictionary
+        let expected = try JSONSerialization.jsonObject(with: Data(#"{"messages":[{"role":"user","content":"a \"quoted\"\nline"},{"content":null}],"n":0.5,"ok":true,"off":false,"list":[1,2.5,"x",[],{}]}"#.utf8)) as? NSDictionary
+        #expect(parsed != nil)
+        #expect(parsed == expected)
+    }
+
     @Test func headroomIsLeftZeroedInFront() {
         var w = JSONWriter(headroom: 16)
         w.raw("{}")
@@ -87,5 +106,31 @@ struct JSONScannerTests {
         let (v, failed) = scan("2.5") { $0.int() }
         #expect(v == nil)
         #expect(failed)
+    }
+}
+
+struct ByteSearchTests {
+    private func naive(_ b: [UInt8], from: Int, _ hit: (UInt8) -> Bool) -> Int {
+        var j = from
+        while j < b.count, !hit(b[j]) { j += 1 }
+        return j
+    }
+
+    /// Every position of every match, in buffers of every length around the 8-byte stride, with
+    /// bytes chosen to sit next to the searched values (0x1F/0x20, 0x21/0x23, 0x5B/0x5D, 0x80+).
+    @Test func findsTheSameFirstByteAsAPlainLoop() {
+        let alphabet: [UInt8] = [0x41, 0x20, 0x1F, 0x00, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x0A, 0x0B, 0x0D, 0x0C, 0x7F, 0x80, 0xA2, 0xDC, 0xFF]
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            for _ in 0..<200 {
+                // Mostly a harmless byte, so matches land anywhere, including past the first word.
+                let b = (0..<length).map { _ in Int.random(in: 0..<4, using: &rng) == 0 ? alphabet.randomElement(using: &rng)! : 0x61 }
+                let from = length == 0 ? 0 : Int.random(in: 0...length, using: &rng)
+                b.withUnsafeBytes { p in
+                    #expect(ByteSearch.quoteBackslashOrControl(p, from: from) == naive(b, from: from) { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 })
+                    #expect(ByteSearch.lineBreak(p, from: from) == naive(b, from: from) { $0 == 0x0A || $0 == 0x0D })
+                }
+            }
+        }
     }
 }

@@ -114,6 +114,22 @@ struct OpenAIChatAdapterTests {
         #expect(body["route"] == nil)
     }
 
+    @Test func extrasNamingAGatewayOwnedFieldAreNotSentTwice() throws {
+        let r = ChatRequest(model: "fast", messages: [["role": "user", "content": "x"]], temperature: 0.7,
+                            extra: ["stream": false, "model": "evil", "temperature": 2, "stream_options": [:], "user": "u1"])
+        let provider = ProviderConfig(name: "local", kind: .openaiCompatible, baseURL: "http://127.0.0.1:8000/v1")
+        let up = OpenAIChatAdapter().makeRequest(r, deployment: Deployment(provider: "local", model: "m"), provider: provider)
+        let text = String(decoding: up.body, as: UTF8.self)
+        for key in ["\"model\":", "\"stream\":", "\"temperature\":", "\"stream_options\":"] {
+            #expect(text.components(separatedBy: key).count == 2, "\(key) appears once in \(text)")
+        }
+        let body = try Jansson.parse(up.body).get()
+        #expect(body["model"] == "m")
+        #expect(body["temperature"] == 0.7)
+        #expect(body["user"] == "u1")
+        #expect(body["stream_options"]?["include_usage"] == true)
+    }
+
     @Test func noAuthorizationHeaderWithoutAKey() {
         let provider = ProviderConfig(name: "local", kind: .openaiCompatible, baseURL: "http://127.0.0.1:8000/v1")
         let up = OpenAIChatAdapter().makeRequest(ChatRequest(model: "m", messages: []), deployment: Deployment(provider: "local", model: "m"), provider: provider)

@@ -1,4 +1,7 @@
 import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
 import ClawgateProviders
 
 /// What a transfer's owner decides about bytes that just arrived.
@@ -65,7 +68,18 @@ final class UpstreamTransfer {
         if request.url.hasPrefix("https://") {
             try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
         }
+        // Without a proxy in the environment, say so: curl otherwise reads five proxy
+        // variables from the environment on every request.
+        if !Self.proxyInEnvironment {
+            try curlCheck(ccurl_easy_setopt_str(easy, CURLOPT_PROXY, ""), "CURLOPT_PROXY")
+        }
     }
+
+    /// Read once: the gateway's environment does not change while it runs.
+    static let proxyInEnvironment: Bool = {
+        let names: [String] = ["http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        return names.contains { name in getenv(name).map { $0.pointee != 0 } ?? false }
+    }()
 
     deinit {
         pool.give(easy)

@@ -60,10 +60,16 @@ final class HTTPExchange {
 
     /// A complete response with a content length.
     func respond(status: Int, contentType: String, body payload: [UInt8], headers: [(String, String)] = []) {
+        respond(status: status, contentType: contentType, framedBody: framed(payload), headers: headers)
+    }
+
+    /// The same, for a body already written after `CLWS_PRE` bytes of headroom.
+    func respond(status: Int, contentType: String, framedBody: [UInt8], headers: [(String, String)] = []) {
         guard !headersQueued else { return }
         headersQueued = true
-        pieces.append(.head(status: status, headers: [("content-type", contentType)] + headers, contentLength: payload.count))
-        queueBody(framed(payload), final: true)
+        pieces.append(.head(status: status, headers: [("content-type", contentType)] + headers,
+                            contentLength: framedBody.count - Int(CLWS_PRE)))
+        queueBody(framedBody, final: true)
     }
 
     func respondJSON(status: Int, _ object: JanssonObject, headers: [(String, String)] = []) {
@@ -79,14 +85,21 @@ final class HTTPExchange {
 
     /// `{"error":{"message","type","code","param"}}`.
     static func errorBody(_ e: GatewayError) -> [UInt8] {
-        let err = JanssonObject()
-        err.set("message", e.message)
-        err.set("type", e.code.openAIType)
-        err.set("code", e.code.rawValue)
-        if let p = e.param { err.set("param", p) } else { err.setNull("param") }
-        let o = JanssonObject()
-        o.set("error", owned: err.raw)
-        return o.dump()
+        var w = JSONWriter(capacity: e.message.utf8.count + 128)
+        writeError(e, to: &w)
+        return w.bytes
+    }
+
+    static func writeError(_ e: GatewayError, to w: inout JSONWriter) {
+        w.raw("{\"error\":{\"message\":")
+        w.string(e.message)
+        w.raw(",\"type\":")
+        w.string(e.code.openAIType)
+        w.raw(",\"code\":")
+        w.string(e.code.rawValue)
+        w.raw(",\"param\":")
+        if let p = e.param { w.string(p) } else { w.null() }
+        w.raw("}}")
     }
 
     /// Starts a chunked response; pieces follow with `sendChunk`, and `endStream` ends it.

@@ -1,4 +1,3 @@
-import CJansson
 import CLws
 import ClawgateCore
 import ClawgateProviders
@@ -94,10 +93,7 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
     func callCommitted(_ call: Call, deployment: Deployment) {
         guard streaming, let x = exchange else { return }
         x.beginStream(status: 200, contentType: "text/event-stream")
-        sendChunk(delta: { d in
-            d.set("role", "assistant")
-            d.set("content", "")
-        }, finishReason: nil)
+        sendChunk(delta: { $0.raw("\"role\":\"assistant\",\"content\":\"\"") }, finishReason: nil)
     }
 
     func call(_ call: Call, emitted event: StreamEvent) {
@@ -115,7 +111,10 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
             }
         case .toolCalls(let v):
             if streaming {
-                sendChunk(delta: { $0.set("tool_calls", v) }, finishReason: nil)
+                sendChunk(delta: { w in
+                    w.raw("\"tool_calls\":")
+                    w.value(v)
+                }, finishReason: nil)
             } else {
                 accumulate(toolCalls: v)
             }
@@ -135,19 +134,17 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
                 x.sendChunk(Array("data: [DONE]\n\n".utf8))
                 x.endStream()
             } else {
-                x.respondJSON(status: 200, completion(s), headers: [("x-clawgate-overhead-ms", String(format2(s.overheadMs)))])
+                x.respond(status: 200, contentType: "application/json", framedBody: completion(s),
+                          headers: [("x-clawgate-overhead-ms", String(format2(s.overheadMs)))])
             }
         case .failure(let e):
             if x.headersQueued {
                 // Mid-stream: say so in the stream (OpenAI's SDKs raise on an `error` event).
-                let err = JanssonObject()
-                err.set("message", e.message)
-                err.set("type", e.code.openAIType)
-                err.set("code", e.code.rawValue)
-                err.setNull("param")
-                let o = JanssonObject()
-                o.set("error", owned: err.raw)
-                x.sendChunk(Array("data: ".utf8) + o.dump() + Array("\n\n".utf8))
+                var w = x.chunkWriter(capacity: e.message.utf8.count + 128)
+                w.raw("data: ")
+                HTTPExchange.writeError(e, to: &w)
+                w.raw("\n\n")
+                x.sendChunk(w)
                 x.endStream()
             } else {
                 x.respondError(e)
@@ -157,47 +154,47 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
 
     // MARK: - rendering
 
-    private func chunkObject() -> JanssonObject {
-        let o = JanssonObject()
-        o.set("id", completionId)
-        o.set("object", "chat.completion.chunk")
-        o.set("created", created)
-        o.set("model", alias)
-        return o
-    }
-
-    private func sendChunk(delta fill: (JanssonObject) -> Void, finishReason: String?) {
-        let o = chunkObject()
-        let delta = JanssonObject()
-        fill(delta)
-        let choice = JanssonObject()
-        choice.set("index", 0)
-        choice.set("delta", owned: delta.raw)
-        if let finishReason { choice.set("finish_reason", finishReason) } else { choice.setNull("finish_reason") }
-        o.set("choices", owned: {
-            let a = json_array()!
-            json_array_append_new(a, choice.raw)
-            return a
-        }())
-        if includeUsage { o.setNull("usage") }
-        exchange?.sendChunk(Array("data: ".utf8) + o.dump() + Array("\n\n".utf8))
+    /// `data: {"id":…,"object":"chat.completion.chunk",…,"choices":[{"index":0,"delta":{…},"finish_reason":…}]}`.
+    private func sendChunk(delta fill: (inout JSONWriter) -> Void, finishReason: String?) {
+        guard let x = exchange else { return }
+        var w = x.chunkWriter(capacity: 256)
+        writeChunkHead(&w)
+        w.raw(",\"choices\":[{\"index\":0,\"delta\":{")
+        fill(&w)
+        w.raw("},\"finish_reason\":")
+        if let finishReason { w.string(finishReason) } else { w.null() }
+        w.raw(includeUsage ? "}],\"usage\":null}\n\n" : "}]}\n\n")
+        x.sendChunk(w)
     }
 
     private func sendUsageChunk(_ u: Usage) {
-        let o = chunkObject()
-        o.set("choices", JSONValue.array([]))
-        o.set("usage", usageValue(u))
-        exchange?.sendChunk(Array("data: ".utf8) + o.dump() + Array("\n\n".utf8))
+        guard let x = exchange else { return }
+        var w = x.chunkWriter(capacity: 256)
+        writeChunkHead(&w)
+        w.raw(",\"choices\":[],\"usage\":")
+        writeUsage(u, to: &w)
+        w.raw("}\n\n")
+        x.sendChunk(w)
     }
 
-    private func usageValue(_ u: Usage) -> JSONValue {
-        var v: [String: JSONValue] = [
-            "prompt_tokens": .number(Double(u.promptTokens)),
-            "completion_tokens": .number(Double(u.completionTokens)),
-            "total_tokens": .number(Double(u.totalTokens)),
-        ]
-        if u.estimated { v["estimated"] = true }
-        return .object(v)
+    private func writeChunkHead(_ w: inout JSONWriter) {
+        w.raw("data: {\"id\":")
+        w.string(completionId)
+        w.raw(",\"object\":\"chat.completion.chunk\",\"created\":")
+        w.int(created)
+        w.raw(",\"model\":")
+        w.string(alias)
+    }
+
+    private func writeUsage(_ u: Usage, to w: inout JSONWriter) {
+        w.raw("{\"prompt_tokens\":")
+        w.int(u.promptTokens)
+        w.raw(",\"completion_tokens\":")
+        w.int(u.completionTokens)
+        w.raw(",\"total_tokens\":")
+        w.int(u.totalTokens)
+        if u.estimated { w.raw(",\"estimated\":true") }
+        w.raw("}")
     }
 
     private func accumulate(toolCalls v: JSONValue) {
@@ -211,23 +208,38 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         }
     }
 
-    private func completion(_ s: CallSummary) -> JanssonObject {
-        let o = JanssonObject()
-        o.set("id", completionId)
-        o.set("object", "chat.completion")
-        o.set("created", created)
-        o.set("model", alias)
-        var message: [String: JSONValue] = ["role": "assistant", "content": toolCalls.isEmpty || !text.isEmpty ? .string(text) : .null]
+    /// The `chat.completion` object, with `CLWS_PRE` bytes of headroom in front.
+    private func completion(_ s: CallSummary) -> [UInt8] {
+        var w = JSONWriter(headroom: Int(CLWS_PRE), capacity: 320 + text.utf8.count)
+        w.raw("{\"id\":")
+        w.string(completionId)
+        w.raw(",\"object\":\"chat.completion\",\"created\":")
+        w.int(created)
+        w.raw(",\"model\":")
+        w.string(alias)
+        w.raw(",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":")
+        if toolCalls.isEmpty || !text.isEmpty { w.string(text) } else { w.null() }
         if !toolCalls.isEmpty {
-            message["tool_calls"] = .array(toolCalls.keys.sorted().map { i in
+            w.raw(",\"tool_calls\":[")
+            for (n, i) in toolCalls.keys.sorted().enumerated() {
                 let c = toolCalls[i]!
-                return ["id": .string(c.id), "type": "function",
-                        "function": ["name": .string(c.name), "arguments": .string(c.arguments)]]
-            })
+                if n > 0 { w.raw(",") }
+                w.raw("{\"id\":")
+                w.string(c.id)
+                w.raw(",\"type\":\"function\",\"function\":{\"name\":")
+                w.string(c.name)
+                w.raw(",\"arguments\":")
+                w.string(c.arguments)
+                w.raw("}}")
+            }
+            w.raw("]")
         }
-        o.set("choices", JSONValue.array([["index": 0, "message": .object(message), "finish_reason": .string(s.finishReason)]]))
-        o.set("usage", usageValue(s.usage))
-        return o
+        w.raw("},\"finish_reason\":")
+        w.string(s.finishReason)
+        w.raw("}],\"usage\":")
+        writeUsage(s.usage, to: &w)
+        w.raw("}")
+        return w.bytes
     }
 }
 
