@@ -54,6 +54,20 @@ def tree_rss(pid):
     return total
 
 
+# Where each process runs, per scenario (the client always on CPU 0). Chosen so that direct
+# and via pay the same cross-core wake-ups, which on these VMs cost 0.1-2 ms at the tail
+# (measured: client and simulator on different cores, p99 1.0-2.0 ms; same core, 0.3 ms):
+#  - split: the gateway has a core to itself, so throughput rows measure its CPU cost;
+#  - one-core: at concurrency 1 only one process runs at a time; no cross-core hop on either side;
+#  - servers: the client alone, simulator and gateway together: one client<->server hop each way
+#    on both sides, for open-loop load that needs more than one core.
+LAYOUTS = {
+    "split": dict(sim="0", gateway="1", text="client and simulator on CPU 0, gateway on CPU 1"),
+    "one-core": dict(sim="0", gateway="0", text="client, simulator and gateway all on CPU 0"),
+    "servers": dict(sim="1", gateway="1", text="client on CPU 0, simulator and gateway on CPU 1"),
+}
+
+
 def repin(pid, cpus):
     """Moves every thread of a running process to `cpus`."""
     subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, capture_output=True)
@@ -171,10 +185,18 @@ def scenarios(q):
         dict(name="rest-c1-split", title="non-streamed chat, concurrency 1 (gateway on its own core)",
              direct=("rest", "sim-t1", ["-c", "1", "-d", d, "--warmup", w]),
              via=("rest", "one", ["-c", "1", "-d", d, "--warmup", w])),
+        dict(name="rest-c1-servers", title="non-streamed chat, concurrency 1 (client alone, simulator and gateway share a core)",
+             layout="servers",
+             direct=("rest", "sim-t1", ["-c", "1", "-d", d, "--warmup", w]),
+             via=("rest", "one", ["-c", "1", "-d", d, "--warmup", w])),
         dict(name="rest-c50", title="non-streamed chat, concurrency 50",
              direct=("rest", "sim-t1", ["-c", "50", "-d", d, "--warmup", w]),
              via=("rest", "one", ["-c", "50", "-d", d, "--warmup", w])),
-        dict(name="rate-2000", title="fixed offered rate 2,000 req/s",
+        dict(name="rate-2000", title="fixed offered rate 2,000 req/s (client alone, simulator and gateway share a core)",
+             layout="servers",
+             direct=("rest", "sim-t1", ["--rate", "2000", "-d", d, "--warmup", w]),
+             via=("rest", "one", ["--rate", "2000", "-d", d, "--warmup", w])),
+        dict(name="rate-2000-split", title="fixed offered rate 2,000 req/s (gateway on its own core)",
              direct=("rest", "sim-t1", ["--rate", "2000", "-d", d, "--warmup", w]),
              via=("rest", "one", ["--rate", "2000", "-d", d, "--warmup", w])),
         dict(name="ws-500", title=f"{n} concurrent streams, 100 tokens at 20 ms (direct: SSE to sim; via: WS hub)",
@@ -237,8 +259,8 @@ def summarise(name, title, direct, via):
     s["via"]["gateway_rss_mb"] = max((r.get("gateway_rss_mb", 0) for r in via), default=None)
     s["via"]["reported_overhead_p50"] = m(via, "reported_overhead_ms", "p50")
     s["via"]["reported_overhead_p99"] = m(via, "reported_overhead_ms", "p99")
-    s["via"]["gateway_cpu_us_per_request"] = median([r["gateway_cpu_s"] * 1e6 / r["completed"] for r in via
-                                                     if r.get("gateway_cpu_s") and r.get("completed")])
+    s["via"]["gateway_cpu_us_per_request"] = median([r["gateway_cpu_s"] * 1e6 / (r["completed"] + r.get("warmup_ended", 0))
+                                                     for r in via if r.get("gateway_cpu_s") and r.get("completed")])
     chunks = [r["chunks"] / r["gateway_cpu_s"] for r in via if r.get("gateway_cpu_s")]
     s["via"]["chunks_per_gateway_cpu_s"] = median(chunks)
     td, tv = s["direct"]["throughput_rps"], s["via"]["throughput_rps"]
@@ -451,7 +473,8 @@ def main():
     else:
         args.client_cpus = args.sim_cpus = "0"
         args.gateway_cpus = "1"
-        pinning = "client and simulator share CPU 0 (taskset -c 0), gateway alone on CPU 1 (taskset -c 1)"
+        pinning = ("per scenario (taskset; see each row): throughput rows put client and simulator on CPU 0 and "
+                   "the gateway alone on CPU 1")
     if args.quick:
         args.rounds = 1
         args.idle = min(args.idle, 500)
@@ -475,9 +498,10 @@ def main():
             if only and sc["name"] not in only:
                 continue
             direct, via = [], []
-            one_core = sc.get("layout") == "one-core" and args.gateway_cpus is not None
-            if one_core:
-                repin(gw.pid, args.client_cpus)
+            layout = LAYOUTS[sc.get("layout", "split")] if args.gateway_cpus is not None else None
+            if layout:
+                repin(sim.pid, layout["sim"])
+                repin(gw.pid, layout["gateway"])
             for rnd in range(args.rounds):
                 order = [("direct", sim), ("via", gw)] if rnd % 2 == 0 else [("via", gw), ("direct", sim)]
                 for side, server in order:
@@ -490,10 +514,11 @@ def main():
                         f"p50 {g(r, 'latency_ms', 'p50')} p99 {g(r, 'latency_ms', 'p99')} "
                         f"ttft99 {g(r, 'ttft_ms', 'p99')} chunks/s {r['chunks_per_s']} err {r['errors']} "
                         f"client cpu {r['client_cpu_pct']}%" + (f" gw cpu {r.get('gateway_cpu_s')}s" if side == "via" else ""))
-            if one_core:
+            if layout:
+                repin(sim.pid, args.sim_cpus)
                 repin(gw.pid, args.gateway_cpus)
             s = summarise(sc["name"], sc["title"], direct, via)
-            s["layout"] = f"client, simulator and gateway on CPU {args.client_cpus}" if one_core else meta["pinning"]
+            s["layout"] = layout["text"] if layout else "none"
             s["runs"] = dict(direct=direct, via=via)
             rows.append(s)
         if not only or "idle" in only:

@@ -4,22 +4,25 @@
 /// It validates what it reads but is not a full validator: callers fall back to a real parser
 /// (jansson) whenever `failed` is set.
 public struct JSONScanner: ~Copyable {
-    private let p: UnsafeRawBufferPointer
-    private var i = 0
-    public private(set) var failed = false
+    // Inlinable (with the state it touches), so a decoder in another module gets the closure
+    // bodies inlined into one loop instead of a call through a context per member.
+    @usableFromInline let p: UnsafeRawBufferPointer
+    @usableFromInline var i = 0
+    @usableFromInline var _failed = false
+    @inlinable public var failed: Bool { _failed }
 
-    public init(_ bytes: UnsafeRawBufferPointer) { p = bytes }
+    @inlinable public init(_ bytes: UnsafeRawBufferPointer) { p = bytes }
 
     /// The byte offset where the next value starts (after whitespace).
-    public var offset: Int { i }
+    @inlinable public var offset: Int { i }
 
     public enum Kind { case object, array, string, number, bool, null, invalid }
 
-    private mutating func ws() {
+    @inlinable mutating func ws() {
         while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
     }
 
-    public mutating func peek() -> Kind {
+    @inlinable public mutating func peek() -> Kind {
         ws()
         guard i < p.count else { return .invalid }
         switch p[i] {
@@ -33,13 +36,13 @@ public struct JSONScanner: ~Copyable {
         }
     }
 
-    private mutating func fail() -> Bool {
-        failed = true
+    @inlinable mutating func fail() -> Bool {
+        _failed = true
         i = p.count
         return false
     }
 
-    private mutating func expect(_ c: UInt8) -> Bool {
+    @inlinable mutating func expect(_ c: UInt8) -> Bool {
         ws()
         guard i < p.count, p[i] == c else { return fail() }
         i += 1
@@ -50,7 +53,7 @@ public struct JSONScanner: ~Copyable {
 
     /// Iterates an object's members: `body(key)` reads or skips the value (left alone, it is
     /// skipped).
-    public mutating func object(_ body: (inout JSONScanner, UnsafeRawBufferPointer) -> Void) {
+    @inlinable public mutating func object(_ body: (inout JSONScanner, UnsafeRawBufferPointer) -> Void) {
         elements(open: 0x7B, close: 0x7D) { s, _ in
             guard let key = s.rawString() else {
                 _ = s.fail()
@@ -62,19 +65,19 @@ public struct JSONScanner: ~Copyable {
     }
 
     /// Iterates an array's elements: `body(index)` reads or skips the element.
-    public mutating func array(_ body: (inout JSONScanner, Int) -> Void) {
+    @inlinable public mutating func array(_ body: (inout JSONScanner, Int) -> Void) {
         elements(open: 0x5B, close: 0x5D) { s, n in s.value { body(&$0, n) } }
     }
 
     /// Runs `read` on one value, skipping it when `read` consumed nothing.
-    private mutating func value(_ read: (inout JSONScanner) -> Void) {
+    @inlinable mutating func value(_ read: (inout JSONScanner) -> Void) {
         let before = i
         read(&self)
         if !failed, i == before { skip() }
     }
 
     /// The comma-separated elements between `open` and `close`.
-    private mutating func elements(open: UInt8, close: UInt8, _ each: (inout JSONScanner, Int) -> Void) {
+    @inlinable mutating func elements(open: UInt8, close: UInt8, _ each: (inout JSONScanner, Int) -> Void) {
         guard expect(open) else { return }
         ws()
         if i < p.count, p[i] == close {
@@ -106,7 +109,7 @@ public struct JSONScanner: ~Copyable {
 
     /// The raw bytes between the quotes of a string with no escapes; nil (not failed) when it
     /// has escapes, which `string()` decodes.
-    private mutating func rawString() -> UnsafeRawBufferPointer? {
+    @inlinable mutating func rawString() -> UnsafeRawBufferPointer? {
         ws()
         guard i < p.count, p[i] == 0x22 else { return nil }
         let start = i + 1
@@ -117,10 +120,13 @@ public struct JSONScanner: ~Copyable {
     }
 
     /// A string value, escapes decoded; nil and `failed` when the value is not a valid string.
-    public mutating func string() -> String? {
-        let save = i
+    @inlinable public mutating func string() -> String? {
         if let raw = rawString() { return String(decoding: raw, as: UTF8.self) }
-        i = save
+        return stringSlow()
+    }
+
+    /// `string()` for strings with escapes (or not strings at all).
+    @usableFromInline mutating func stringSlow() -> String? {
         ws()
         guard i < p.count, p[i] == 0x22 else {
             _ = fail()
@@ -184,7 +190,7 @@ public struct JSONScanner: ~Copyable {
         return nil
     }
 
-    private mutating func hex4() -> UInt32? {
+    @usableFromInline mutating func hex4() -> UInt32? {
         guard i + 4 <= p.count else { return nil }
         var v: UInt32 = 0
         for k in 0..<4 {
@@ -205,7 +211,7 @@ public struct JSONScanner: ~Copyable {
     }
 
     /// An integer value (no fraction or exponent); nil and `failed` otherwise.
-    public mutating func int() -> Int? {
+    @inlinable public mutating func int() -> Int? {
         ws()
         var neg = false
         if i < p.count, p[i] == 0x2D {
@@ -227,7 +233,7 @@ public struct JSONScanner: ~Copyable {
     }
 
     /// True when the next value is `null` (and consumes it).
-    public mutating func null() -> Bool {
+    @inlinable public mutating func null() -> Bool {
         ws()
         guard i + 4 <= p.count, p[i] == 0x6E, p[i + 1] == 0x75, p[i + 2] == 0x6C, p[i + 3] == 0x6C else { return false }
         i += 4
@@ -235,7 +241,9 @@ public struct JSONScanner: ~Copyable {
     }
 
     /// Skips one value of any kind, checking its structure.
-    public mutating func skip() {
+    @inlinable public mutating func skip() { skipValue() }
+
+    @usableFromInline mutating func skipValue() {
         switch peek() {
         case .object: object { s, _ in s.skip() }
         case .array: array { s, _ in s.skip() }
@@ -266,13 +274,13 @@ public struct JSONScanner: ~Copyable {
     }
 
     /// True when only whitespace is left.
-    public mutating func atEnd() -> Bool {
+    @inlinable public mutating func atEnd() -> Bool {
         ws()
         return i == p.count
     }
 
     /// Compares raw key bytes with a literal.
-    public static func key(_ k: UnsafeRawBufferPointer, is s: StaticString) -> Bool {
+    @inlinable public static func key(_ k: UnsafeRawBufferPointer, is s: StaticString) -> Bool {
         guard k.count == s.utf8CodeUnitCount else { return false }
         let q = s.utf8Start
         for j in 0..<k.count where k[j] != q[j] { return false }

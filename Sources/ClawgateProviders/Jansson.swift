@@ -24,6 +24,8 @@ public enum Jansson {
 
     /// Parses bytes straight into a `JSONValue`.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<JSONValue, GatewayError> {
+        // The common, well-formed document is read directly; jansson judges everything else.
+        if let v = JSONFastParser.parse(bytes) { return .success(v) }
         var message = ""
         guard let j = load(bytes, error: &message) else {
             return .failure(.badRequest("not valid JSON: \(message)"))

@@ -84,6 +84,8 @@ final class RestLoad {
     let plan: LoadPlan
     var keepBody: Bool { checkText }
     private let multi: UnsafeMutableRawPointer
+    /// Open loop: wakes the loop at each start time (see `ccurl_multi_poll_until`).
+    private let deadlineFd = ccurl_deadline_fd()
     private var headers: UnsafeMutablePointer<curl_slist>?
     private let requestBody: [UInt8]
     private var idle: [RestTransfer] = []
@@ -114,6 +116,7 @@ final class RestLoad {
         for t in all { curl_easy_cleanup(t.easy) }
         curl_multi_cleanup(multi)
         curl_slist_free_all(headers)
+        close(deadlineFd)
     }
 
     private func makeTransfer() -> RestTransfer {
@@ -159,7 +162,10 @@ final class RestLoad {
         inFlight -= 1
         curl_multi_remove_handle(multi, t.easy)
         idle.append(t)
-        guard t.recorded else { return }
+        guard t.recorded else {
+            result.warmupEnded += 1
+            return
+        }
         if code != CURLE_OK {
             result.fail("curl: " + String(cString: curl_easy_strerror(code)))
             return
@@ -272,12 +278,15 @@ final class RestLoad {
             }
             // Closed loop: refill at once when something finished.
             if !plan.isOpenLoop && !stopping && inFlight < plan.concurrency { continue }
-            var timeoutMs: Int32 = 50
             if plan.isOpenLoop && !stopping {
-                let n = monotonicNanos()
-                timeoutMs = nextDue > n ? Int32(min(50, (nextDue - n + 999_999) / 1_000_000)) : 0
+                if nextDue > monotonicNanos() {
+                    ccurl_multi_poll_until(multi, deadlineFd, nextDue, 50)
+                } else {
+                    curl_multi_poll(multi, nil, 0, 0, nil)
+                }
+            } else {
+                curl_multi_poll(multi, nil, 0, 50, nil)
             }
-            curl_multi_poll(multi, nil, 0, timeoutMs, nil)
         }
         if stopAt == .max { stopAt = stopTime }
         let end = monotonicNanos()

@@ -8,6 +8,9 @@ struct RunResult {
     var offeredRate: Double?
     var wallSeconds: Double = 0
     var completed = 0
+    /// Warm-up requests that ended (any outcome): they cost the server CPU too, so a figure per
+    /// request divides by `completed + warmupEnded`.
+    var warmupEnded = 0
     var errors = 0
     var errorKinds: [String: Int] = [:]
     var latency = Samples()
@@ -41,6 +44,7 @@ struct RunResult {
         f.append("\"offered_rate\":\(offeredRate.map { fmt($0) } ?? "null")")
         f.append("\"wall_s\":\(fmt(wallSeconds))")
         f.append("\"completed\":\(completed)")
+        f.append("\"warmup_ended\":\(warmupEnded)")
         f.append("\"errors\":\(errors)")
         let kinds = errorKinds.sorted { $0.key < $1.key }.map { "\(quoted($0.key)):\($0.value)" }
         f.append("\"error_kinds\":{\(kinds.joined(separator: ","))}")

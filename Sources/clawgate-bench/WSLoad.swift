@@ -147,6 +147,7 @@ final class WSLoad {
                 guard let p = conn.pending.removeValue(forKey: key) else { return }
                 inFlight -= 1
                 let now = monotonicNanos()
+                if !p.recorded { result.warmupEnded += 1 }
                 if p.recorded {
                     if equals(type, "done") {
                         result.completed += 1

@@ -16,7 +16,7 @@ final class CurlDriver {
     /// so reusing a connection costs no adoption.
     private var watches: [curl_socket_t: FdWatch] = [:]
     static let fdProtocolName = "clawgate-curl-fd"
-    let handles = EasyHandlePool()
+    private(set) var handles: EasyHandlePool!
 
     var activeCount: Int { active.count }
 
@@ -32,6 +32,11 @@ final class CurlDriver {
             return 0
         }), "CURLMOPT_SOCKETFUNCTION")
         try curlCheck(ccurl_multi_setopt_ptr(m, CURLMOPT_SOCKETDATA, me), "CURLMOPT_SOCKETDATA")
+        handles = EasyHandlePool(closeSocket: { clientp, s in
+            let driver = Unmanaged<CurlDriver>.fromOpaque(clientp!).takeUnretainedValue()
+            driver.socketClosed(s)
+            return 0
+        }, closeSocketData: me)
         try curlCheck(ccurl_multi_setopt_timerfn(m, { _, timeoutMs, userp in
             let driver = Unmanaged<CurlDriver>.fromOpaque(userp!).takeUnretainedValue()
             // Never call socket_action from here: schedule it on the loop instead.
@@ -57,13 +62,6 @@ final class CurlDriver {
     }
 
     func start(_ t: UpstreamTransfer) throws {
-        try curlCheck(ccurl_easy_setopt_closesocketfn(t.easy, { clientp, s in
-            let driver = Unmanaged<CurlDriver>.fromOpaque(clientp!).takeUnretainedValue()
-            driver.socketClosed(s)
-            return 0
-        }), "CURLOPT_CLOSESOCKETFUNCTION")
-        try curlCheck(ccurl_easy_setopt_ptr(t.easy, CURLOPT_CLOSESOCKETDATA, Unmanaged.passUnretained(self).toOpaque()),
-                      "CURLOPT_CLOSESOCKETDATA")
         active[t.easy] = t
         do {
             try curlCheck(curl_multi_add_handle(multi, t.easy), "curl_multi_add_handle")

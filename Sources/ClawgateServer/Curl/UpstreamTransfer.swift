@@ -23,31 +23,34 @@ protocol TransferDelegate: AnyObject {
 /// thread.
 final class UpstreamTransfer {
     let easy: UnsafeMutableRawPointer
-    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let handle: CurlHandle
     unowned(unsafe) let delegate: TransferDelegate
     private(set) var isPaused = false
     /// HTTP status of the answer; 0 until the headers arrived.
     private(set) var status = 0
-    private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The request body; curl reads it in place (CURLOPT_POSTFIELDS), so it lives as long as
+    /// the transfer.
+    private let body: [UInt8]
 
     private let pool: EasyHandlePool
 
     init(request: UpstreamRequest, connectTimeoutMs: Int, delegate: TransferDelegate, pool: EasyHandlePool) throws {
-        guard let easy = pool.take() else { throw CurlError(call: "curl_easy_init", message: "out of memory") }
-        self.easy = easy
+        guard let handle = pool.take() else { throw CurlError(call: "curl_easy_init", message: "out of memory") }
+        self.handle = handle
+        easy = handle.easy
         self.pool = pool
         self.delegate = delegate
-        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        for h in request.headers { headerList = curl_slist_append(headerList, h) }
+        body = request.body
+        handle.errorBuffer[0] = 0
+        // Every option a transfer sets differently is set here, each time: the handle is reused
+        // without a reset (the options that never change were set when it was created).
         let me = Unmanaged.passUnretained(self).toOpaque()
         try curlCheck(ccurl_easy_setopt_str(easy, CURLOPT_URL, request.url), "CURLOPT_URL")
-        try curlCheck(ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList), "CURLOPT_HTTPHEADER")
-        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_POST, 1), "CURLOPT_POST")
-        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, request.body.count), "CURLOPT_POSTFIELDSIZE")
-        try request.body.withUnsafeBytes { raw in
-            // COPYPOSTFIELDS: curl keeps its own copy, so the body's lifetime is not ours to manage.
-            try curlCheck(ccurl_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)), "CURLOPT_COPYPOSTFIELDS")
+        try curlCheck(ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, handle.headers(request.headers)), "CURLOPT_HTTPHEADER")
+        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.count), "CURLOPT_POSTFIELDSIZE")
+        try body.withUnsafeBytes { raw in
+            // An array's storage does not move while the array is alive and not mutated.
+            try curlCheck(ccurl_easy_setopt_ptr(easy, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)), "CURLOPT_POSTFIELDS")
         }
         try curlCheck(ccurl_easy_setopt_writefn(easy, CURLOPT_WRITEFUNCTION, { ptr, size, n, user in
             let t = Unmanaged<UpstreamTransfer>.fromOpaque(user!).takeUnretainedValue()
@@ -55,41 +58,20 @@ final class UpstreamTransfer {
         }), "CURLOPT_WRITEFUNCTION")
         try curlCheck(ccurl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me), "CURLOPT_WRITEDATA")
         try curlCheck(ccurl_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me), "CURLOPT_PRIVATE")
-        try curlCheck(ccurl_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer), "CURLOPT_ERRORBUFFER")
-        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1), "CURLOPT_NOSIGNAL")
-        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1), "CURLOPT_TCP_NODELAY")
-        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1), "CURLOPT_TCP_KEEPALIVE")
         try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMs), "CURLOPT_CONNECTTIMEOUT_MS")
-        // HTTP/2 where the provider offers it over TLS (multiplexed on one connection), 1.1 otherwise.
-        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, ccurl_http_version_2tls()), "CURLOPT_HTTP_VERSION")
         // Waiting for a connection that may multiplex only pays where HTTP/2 can be negotiated
         // (TLS). On a plain-http upstream a burst would wait for whole streams to finish
         // (measured: 200 chats at once, TTFT p50 2.1 s with it, 54 ms without).
-        if request.url.hasPrefix("https://") {
-            try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
-        }
-        // Without a proxy in the environment, say so: curl otherwise reads five proxy
-        // variables from the environment on every request.
-        if !Self.proxyInEnvironment {
-            try curlCheck(ccurl_easy_setopt_str(easy, CURLOPT_PROXY, ""), "CURLOPT_PROXY")
-        }
+        try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, request.url.hasPrefix("https://") ? 1 : 0), "CURLOPT_PIPEWAIT")
     }
 
-    /// Read once: the gateway's environment does not change while it runs.
-    static let proxyInEnvironment: Bool = {
-        let names: [String] = ["http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-        return names.contains { name in getenv(name).map { $0.pointee != 0 } ?? false }
-    }()
-
     deinit {
-        pool.give(easy)
-        curl_slist_free_all(headerList)
-        errorBuffer.deallocate()
+        pool.give(handle)
     }
 
     /// curl's own description of the last failure (more precise than curl_easy_strerror).
     var errorDetail: String {
-        let s = String(cString: errorBuffer)
+        let s = String(cString: handle.errorBuffer)
         return s.isEmpty ? "" : s
     }
 

@@ -27,9 +27,11 @@ enum HTTPRequestHead {
     static func header(_ wsi: OpaquePointer, _ token: lws_token_indexes) -> String? {
         let n = Int(lws_hdr_total_length(wsi, token))
         guard n > 0 else { return nil }
-        var buf = [CChar](repeating: 0, count: n + 1)
-        guard lws_hdr_copy(wsi, &buf, Int32(n + 1), token) >= 0 else { return nil }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> String? in
+            let copied = lws_hdr_copy(wsi, buf.baseAddress, Int32(n + 1), token)
+            guard copied >= 0 else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(start: buf.baseAddress, count: Int(copied)), as: UTF8.self)
+        }
     }
 
     static func contentLength(of wsi: OpaquePointer) -> Int? {
