@@ -15,44 +15,45 @@ struct ChatFields {
 
     // MARK: - Scalars
 
-    func string(_ value: JSONValue, _ field: String) throws(GatewayError) -> String {
-        guard case .string(let s) = value else { throw fail(field, "must be a string, \(Self.got(value))") }
+    func string(_ value: JSONValue, _ field: @autoclosure () -> String) throws(GatewayError) -> String {
+        guard case .string(let s) = value else { throw fail(field(), "must be a string, \(Self.got(value))") }
         return s
     }
 
-    func bool(_ value: JSONValue, _ field: String) throws(GatewayError) -> Bool {
-        guard case .bool(let b) = value else { throw fail(field, "must be true or false, \(Self.got(value))") }
+    func bool(_ value: JSONValue, _ field: @autoclosure () -> String) throws(GatewayError) -> Bool {
+        guard case .bool(let b) = value else { throw fail(field(), "must be true or false, \(Self.got(value))") }
         return b
     }
 
     /// An integer-valued number at least `minimum`.
-    func integer(_ value: JSONValue, _ field: String, minimum: Int, what: String) throws(GatewayError) -> Int {
-        guard case .number(let n) = value else { throw fail(field, "must be \(what), \(Self.got(value))") }
+    func integer(_ value: JSONValue, _ field: @autoclosure () -> String, minimum: Int, what: String) throws(GatewayError) -> Int {
+        guard case .number(let n) = value else { throw fail(field(), "must be \(what), \(Self.got(value))") }
         guard n == n.rounded(), n >= Double(minimum), n < 9.0e15 else {
-            throw fail(field, "must be \(what), got \(Self.format(n))")
+            throw fail(field(), "must be \(what), got \(Self.format(n))")
         }
         return Int(n)
     }
 
-    func positiveInt(_ value: JSONValue, _ field: String) throws(GatewayError) -> Int {
-        try integer(value, field, minimum: 1, what: "a positive integer")
+    func positiveInt(_ value: JSONValue, _ field: @autoclosure () -> String) throws(GatewayError) -> Int {
+        try integer(value, field(), minimum: 1, what: "a positive integer")
     }
 
-    func number(_ value: JSONValue, _ field: String, in range: ClosedRange<Double>) throws(GatewayError) -> Double {
-        let what = "a number from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))"
-        guard case .number(let n) = value else { throw fail(field, "must be \(what), \(Self.got(value))") }
-        guard range.contains(n) else { throw fail(field, "must be \(what), got \(Self.format(n))") }
+    func number(_ value: JSONValue, _ field: @autoclosure () -> String, in range: ClosedRange<Double>) throws(GatewayError) -> Double {
+        // Built only for the message: this runs on every request.
+        func what() -> String { "a number from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))" }
+        guard case .number(let n) = value else { throw fail(field(), "must be \(what()), \(Self.got(value))") }
+        guard range.contains(n) else { throw fail(field(), "must be \(what()), got \(Self.format(n))") }
         return n
     }
 
-    func nonNegativeNumber(_ value: JSONValue, _ field: String) throws(GatewayError) -> Double {
-        guard case .number(let n) = value else { throw fail(field, "must be a non-negative number, \(Self.got(value))") }
-        guard n >= 0 else { throw fail(field, "must be a non-negative number, got \(Self.format(n))") }
+    func nonNegativeNumber(_ value: JSONValue, _ field: @autoclosure () -> String) throws(GatewayError) -> Double {
+        guard case .number(let n) = value else { throw fail(field(), "must be a non-negative number, \(Self.got(value))") }
+        guard n >= 0 else { throw fail(field(), "must be a non-negative number, got \(Self.format(n))") }
         return n
     }
 
-    func object(_ value: JSONValue, _ field: String) throws(GatewayError) -> [String: JSONValue] {
-        guard case .object(let o) = value else { throw fail(field, "must be an object, \(Self.got(value))") }
+    func object(_ value: JSONValue, _ field: @autoclosure () -> String) throws(GatewayError) -> [String: JSONValue] {
+        guard case .object(let o) = value else { throw fail(field(), "must be an object, \(Self.got(value))") }
         return o
     }
 
@@ -70,35 +71,36 @@ struct ChatFields {
         return list
     }
 
-    func validateMessage(_ message: JSONValue, at field: String) throws(GatewayError) {
-        guard case .object(let o) = message else { throw fail(field, "must be an object, \(Self.got(message))") }
-        let roleField = "\(field).role"
+    /// `field` is built only when there is something to say: this runs on every message.
+    func validateMessage(_ message: JSONValue, at field: @autoclosure () -> String) throws(GatewayError) {
+        guard case .object(let o) = message else { throw fail(field(), "must be an object, \(Self.got(message))") }
+        func roleField() -> String { "\(field()).role" }
         guard let roleValue = o["role"] else {
-            throw fail(roleField, "is required (one of \(Self.roles.joined(separator: ", ")))")
+            throw fail(roleField(), "is required (one of \(Self.roles.joined(separator: ", ")))")
         }
-        let role = try string(roleValue, roleField)
+        let role = try string(roleValue, roleField())
         guard Self.roles.contains(role) else {
-            throw fail(roleField, "must be one of \(Self.roles.joined(separator: ", ")), got '\(role)'")
+            throw fail(roleField(), "must be one of \(Self.roles.joined(separator: ", ")), got '\(role)'")
         }
-        let contentField = "\(field).content"
+        func contentField() -> String { "\(field()).content" }
         let hasToolCalls = role == "assistant" && (o["tool_calls"].map { $0 != .null } ?? false)
         switch o["content"] {
         case .string?:
             break
         case .array(let parts)?:
             for (j, part) in parts.enumerated() {
-                let partField = "\(contentField)[\(j)]"
-                guard case .object(let p) = part else { throw fail(partField, "must be a content part object, \(Self.got(part))") }
-                guard let type = p["type"] else { throw fail("\(partField).type", "is required (e.g. text, image_url)") }
-                _ = try string(type, "\(partField).type")
+                func partField() -> String { "\(contentField())[\(j)]" }
+                guard case .object(let p) = part else { throw fail(partField(), "must be a content part object, \(Self.got(part))") }
+                guard let type = p["type"] else { throw fail("\(partField()).type", "is required (e.g. text, image_url)") }
+                _ = try string(type, "\(partField()).type")
             }
         case .null?, nil:
             guard hasToolCalls else {
-                throw fail(contentField, "is required: a string or an array of content parts"
+                throw fail(contentField(), "is required: a string or an array of content parts"
                            + " (it may be null only on an assistant message with tool_calls)")
             }
         case let other?:
-            throw fail(contentField, "must be a string or an array of content parts, \(Self.got(other))")
+            throw fail(contentField(), "must be a string or an array of content parts, \(Self.got(other))")
         }
     }
 

@@ -57,6 +57,11 @@ public final class Gateway: @unchecked Sendable {
     private var activeCalls: [ObjectIdentifier: Call] = [:]
     /// HTTP exchanges attached to a connection and not yet answered in full.
     var liveExchanges = 0
+    /// The HTTP wsi whose lws callback is running now, if any, and why: a response may be
+    /// written at once only from outside it, or from its body-completion callback
+    /// (HTTPExchange.canWriteNow).
+    var servingHTTPWsi: OpaquePointer?
+    var servingHTTPReason = LWS_CALLBACK_HTTP
     /// Set when stop was asked: new work is refused while what is in flight is answered.
     private(set) var isShuttingDown = false
     private var requestSerial: UInt64 = 0

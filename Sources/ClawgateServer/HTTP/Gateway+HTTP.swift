@@ -7,6 +7,9 @@ extension Gateway {
     /// The dynamic HTTP doors' lws callback: one switch; each case hands over to the exchange.
     func httpEvent(_ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
                    _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+        let outer = (servingHTTPWsi, servingHTTPReason)
+        (servingHTTPWsi, servingHTTPReason) = (wsi, reason)
+        defer { (servingHTTPWsi, servingHTTPReason) = outer }
         switch reason {
         case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
             return confirmUpgrade(wsi, to: input)

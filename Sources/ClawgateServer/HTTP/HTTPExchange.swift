@@ -69,7 +69,25 @@ final class HTTPExchange {
         headersQueued = true
         pieces.append(.head(status: status, headers: [("content-type", contentType)] + headers,
                             contentLength: framedBody.count - Int(CLWS_PRE)))
-        queueBody(framedBody, final: true)
+        let now = canWriteNow
+        queueBody(framedBody, final: true, askWritable: !now)
+        if now, writable() != 0 { lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC) }
+    }
+
+    /// A whole response goes out at once instead of a poll turn later. lws lets an HTTP/1
+    /// connection be written outside WRITEABLE: what the socket does not take at once it keeps
+    /// and finishes itself, holding the transaction open until then. Allowed from outside this
+    /// wsi's callbacks (the upstream's reply ended the call) and from its body-completion
+    /// callback, where lws itself completes transactions (ops-h1.c, LRS_DISCARD_BODY) — on one
+    /// core the upstream often answers before that callback returns. Not from its other
+    /// callbacks, where lws still has state to settle, and not on h2, whose streams wait their
+    /// turn.
+    private var canWriteNow: Bool {
+        // Nothing of ours is queued (`pieces` holds just this head), and lws holds no output of
+        // an earlier response: it completes a transaction only once that is flushed, and reads
+        // the next request only after. (`lws_send_pipe_choked` would cost a poll per response.)
+        guard !isH2, !isClosed, pieces.count == 1 else { return false }
+        return gateway.servingHTTPWsi != wsi || gateway.servingHTTPReason == LWS_CALLBACK_HTTP_BODY_COMPLETION
     }
 
     func respondJSON(status: Int, _ object: JanssonObject, headers: [(String, String)] = []) {
@@ -159,12 +177,12 @@ final class HTTPExchange {
         queueBody(isH2 ? framed([]) : framed("0\r\n\r\n".utf8), final: true)
     }
 
-    private func queueBody(_ b: [UInt8], final: Bool) {
+    private func queueBody(_ b: [UInt8], final: Bool, askWritable: Bool = true) {
         guard !isClosed else { return }
         pendingBytes += b.count - Int(CLWS_PRE)
         pieces.append(.body(b, final: final))
         if final { finalQueued = true }
-        lws_callback_on_writable(wsi)
+        if askWritable { lws_callback_on_writable(wsi) }
     }
 
     /// LWS_CALLBACK_HTTP_WRITEABLE. Returns nonzero to close the connection.
