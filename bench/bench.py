@@ -68,11 +68,6 @@ LAYOUTS = {
 }
 
 
-def repin(pid, cpus):
-    """Moves every thread of a running process to `cpus`."""
-    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, capture_output=True)
-
-
 def pin(cpus):
     return ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
 
@@ -487,11 +482,16 @@ def main():
                 command=" ".join(["python3", "bench/bench.py"] + sys.argv[1:]), pinning=pinning, rounds=args.rounds)
     log("clawgate bench:", meta)
 
-    sim = Server(pin(args.sim_cpus) + [args.sim_bin, "--listen", "127.0.0.1:0"], r"listening on 127\.0\.0\.1:(\d+)", "sim")
     config = os.path.join(work, "gateway.yaml")
-    write_config(config, sim.port)
-    gw = Server(pin(args.gateway_cpus) + [args.gateway_bin, "serve", "--config", config, "--listen", "127.0.0.1:0"],
-                r"ready on http://127\.0\.0\.1:(\d+)", "gateway")
+
+    def start_servers(sim_cpus, gateway_cpus):
+        sim = Server(pin(sim_cpus) + [args.sim_bin, "--listen", "127.0.0.1:0"], r"listening on 127\.0\.0\.1:(\d+)", "sim")
+        write_config(config, sim.port)
+        gw = Server(pin(gateway_cpus) + [args.gateway_bin, "serve", "--config", config, "--listen", "127.0.0.1:0"],
+                    r"ready on http://127\.0\.0\.1:(\d+)", "gateway")
+        return sim, gw
+
+    sim, gw = start_servers(args.sim_cpus, args.gateway_cpus)
     rows, idle, cold, peer = [], None, None, []
     try:
         for sc in scenarios(args.quick):
@@ -499,9 +499,12 @@ def main():
                 continue
             direct, via = [], []
             layout = LAYOUTS[sc.get("layout", "split")] if args.gateway_cpus is not None else None
-            if layout:
-                repin(sim.pid, layout["sim"])
-                repin(gw.pid, layout["gateway"])
+            # Fresh servers per scenario: one scenario's leftovers must not load the next (after
+            # the 500-stream rows, 500 idle pooled upstream connections made every poll() of
+            # the gateway and the simulator scan 500 more fds: 7 us per relayed chunk, not 1.4).
+            gw.stop()
+            sim.stop()
+            sim, gw = start_servers(layout["sim"] if layout else None, layout["gateway"] if layout else None)
             for rnd in range(args.rounds):
                 order = [("direct", sim), ("via", gw)] if rnd % 2 == 0 else [("via", gw), ("direct", sim)]
                 for side, server in order:
@@ -514,9 +517,6 @@ def main():
                         f"p50 {g(r, 'latency_ms', 'p50')} p99 {g(r, 'latency_ms', 'p99')} "
                         f"ttft99 {g(r, 'ttft_ms', 'p99')} chunks/s {r['chunks_per_s']} err {r['errors']} "
                         f"client cpu {r['client_cpu_pct']}%" + (f" gw cpu {r.get('gateway_cpu_s')}s" if side == "via" else ""))
-            if layout:
-                repin(sim.pid, args.sim_cpus)
-                repin(gw.pid, args.gateway_cpus)
             s = summarise(sc["name"], sc["title"], direct, via)
             s["layout"] = layout["text"] if layout else "none"
             s["runs"] = dict(direct=direct, via=via)
@@ -524,8 +524,8 @@ def main():
         if not only or "idle" in only:
             # A fresh gateway: glibc keeps the heap the load scenarios grew.
             gw.stop()
-            gw = Server(pin(args.gateway_cpus) + [args.gateway_bin, "serve", "--config", config, "--listen", "127.0.0.1:0"],
-                        r"ready on http://127\.0\.0\.1:(\d+)", "gateway")
+            sim.stop()
+            sim, gw = start_servers(args.sim_cpus, args.gateway_cpus)
             time.sleep(0.5)
             idle = idle_sessions(args, gw, args.idle)
             log("idle:", idle)

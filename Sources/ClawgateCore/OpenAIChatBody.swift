@@ -12,53 +12,64 @@ public struct OpenAIChatBody: Sendable, Equatable {
         self.includeUsage = includeUsage
     }
 
-    /// Keys read here; every other key of the body goes to `ChatRequest.extra`.
-    static let interpretedKeys: Set<String> = ["model", "messages", "stream", "stream_options", "max_tokens",
-                                               "max_completion_tokens", "temperature", "top_p", "stop", "tools",
-                                               "tool_choice", "n"]
-
     /// Validates a decoded request body. Errors are `bad_request` with `param` set to the field.
     public static func decode(_ body: JSONValue) throws(GatewayError) -> OpenAIChatBody {
         guard case .object(let o) = body else {
             throw .badRequest("the request body must be a JSON object, got \(body.typeName)")
         }
         let fields = ChatFields(prefix: "")
-        func present(_ key: String) -> JSONValue? {
-            guard let v = o[key], v != .null else { return nil }
-            return v
+        // One pass over the body's members (no hashed lookup per known key: this runs on every
+        // request); null counts as absent; every key not read here goes to `extra`. Validation
+        // below keeps the documented order.
+        var model, messages, stream, streamOptions, maxTokens, maxCompletionTokens, temperature, topP, stop, tools,
+            toolChoice, n: JSONValue?
+        var extra: [String: JSONValue] = [:]
+        for (key, value) in o {
+            let v: JSONValue? = value == .null ? nil : value
+            switch key {
+            case "model": model = v
+            case "messages": messages = v
+            case "stream": stream = v
+            case "stream_options": streamOptions = v
+            case "max_tokens": maxTokens = v
+            case "max_completion_tokens": maxCompletionTokens = v
+            case "temperature": temperature = v
+            case "top_p": topP = v
+            case "stop": stop = v
+            case "tools": tools = v
+            case "tool_choice": toolChoice = v
+            case "n": n = v
+            default: extra[key] = value
+            }
         }
-        guard let modelValue = present("model") else { throw fields.fail("model", "is required: the model alias to use") }
-        let model = try fields.string(modelValue, "model")
-        guard !model.isEmpty else { throw fields.fail("model", "must not be empty") }
-        guard let messagesValue = present("messages") else {
+        guard let modelValue = model else { throw fields.fail("model", "is required: the model alias to use") }
+        let modelName = try fields.string(modelValue, "model")
+        guard !modelName.isEmpty else { throw fields.fail("model", "must not be empty") }
+        guard let messagesValue = messages else {
             throw fields.fail("messages", "is required: a non-empty array of messages")
         }
-        var request = ChatRequest(model: model, messages: try fields.messages(messagesValue), stream: false)
-        if let v = present("stream") { request.stream = try fields.bool(v, "stream") }
+        var request = ChatRequest(model: modelName, messages: try fields.messages(messagesValue), stream: false)
+        if let v = stream { request.stream = try fields.bool(v, "stream") }
         var includeUsage = false
-        if let v = present("stream_options") {
+        if let v = streamOptions {
             let options = try fields.object(v, "stream_options")
             if let u = options["include_usage"], u != .null {
                 includeUsage = try fields.bool(u, "stream_options.include_usage")
             }
         }
         // max_completion_tokens is the newer name; it wins when both are sent.
-        if let v = present("max_tokens") { request.maxTokens = try fields.positiveInt(v, "max_tokens") }
-        if let v = present("max_completion_tokens") {
-            request.maxTokens = try fields.positiveInt(v, "max_completion_tokens")
+        if let v = maxTokens { request.maxTokens = try fields.positiveInt(v, "max_tokens") }
+        if let v = maxCompletionTokens { request.maxTokens = try fields.positiveInt(v, "max_completion_tokens") }
+        if let v = temperature { request.temperature = try fields.number(v, "temperature", in: 0...2) }
+        if let v = topP { request.topP = try fields.number(v, "top_p", in: 0...1) }
+        if let v = stop { request.stop = try fields.stop(v) }
+        if let v = tools { request.tools = try fields.tools(v) }
+        if let v = toolChoice { request.toolChoice = try fields.toolChoice(v) }
+        if let v = n {
+            let count = try fields.positiveInt(v, "n")
+            guard count == 1 else { throw fields.fail("n", "must be 1: this gateway returns one choice per request, got \(count)") }
         }
-        if let v = present("temperature") { request.temperature = try fields.number(v, "temperature", in: 0...2) }
-        if let v = present("top_p") { request.topP = try fields.number(v, "top_p", in: 0...1) }
-        if let v = present("stop") { request.stop = try fields.stop(v) }
-        if let v = present("tools") { request.tools = try fields.tools(v) }
-        if let v = present("tool_choice") { request.toolChoice = try fields.toolChoice(v) }
-        if let v = present("n") {
-            let n = try fields.positiveInt(v, "n")
-            guard n == 1 else { throw fields.fail("n", "must be 1: this gateway returns one choice per request, got \(n)") }
-        }
-        for (key, value) in o where !interpretedKeys.contains(key) {
-            request.extra[key] = value
-        }
+        request.extra = extra
         return OpenAIChatBody(request: request, includeUsage: includeUsage)
     }
 }

@@ -9,7 +9,7 @@ import DequeModule
 /// Only touched on the lws service thread.
 final class HTTPExchange {
     private enum Piece {
-        case head(status: Int, headers: [(String, String)], contentLength: Int?)
+        case head(status: Int, contentType: String, headers: [(String, String)], contentLength: Int?)
         case body([UInt8], final: Bool)
     }
 
@@ -67,7 +67,7 @@ final class HTTPExchange {
     func respond(status: Int, contentType: String, framedBody: [UInt8], headers: [(String, String)] = []) {
         guard !headersQueued else { return }
         headersQueued = true
-        pieces.append(.head(status: status, headers: [("content-type", contentType)] + headers,
+        pieces.append(.head(status: status, contentType: contentType, headers: headers,
                             contentLength: framedBody.count - Int(CLWS_PRE)))
         let now = canWriteNow
         queueBody(framedBody, final: true, askWritable: !now)
@@ -126,7 +126,7 @@ final class HTTPExchange {
         headersQueued = true
         streaming = true
         let framing: [(String, String)] = isH2 ? [] : [("transfer-encoding", "chunked")]
-        pieces.append(.head(status: status, headers: [("content-type", contentType), ("cache-control", "no-cache")]
+        pieces.append(.head(status: status, contentType: contentType, headers: [("cache-control", "no-cache")]
                             + framing + headers, contentLength: nil))
         lws_callback_on_writable(wsi)
     }
@@ -191,8 +191,8 @@ final class HTTPExchange {
         while writes < 16, let piece = pieces.popFirst() {
             writes += 1
             switch piece {
-            case .head(let status, let headers, let length):
-                guard var head = headBytes(status: status, headers: headers, contentLength: length) else { return -1 }
+            case .head(let status, let contentType, let headers, let length):
+                guard var head = headBytes(status: status, contentType: contentType, headers: headers, contentLength: length) else { return -1 }
                 // h1: a complete small response leaves in one send, head and body together.
                 if !isH2, case .body(let body, final: true)? = pieces.first {
                     pieces.removeFirst()
@@ -229,7 +229,7 @@ final class HTTPExchange {
     }
 
     /// The response head, built by lws (HPACK on h2) after `CLWS_PRE` bytes of headroom.
-    private func headBytes(status: Int, headers: [(String, String)], contentLength: Int?) -> [UInt8]? {
+    private func headBytes(status: Int, contentType: String, headers: [(String, String)], contentLength: Int?) -> [UInt8]? {
         let size = 2048
         var buf = [UInt8](repeating: 0, count: Int(CLWS_PRE) + size)
         let used = buf.withUnsafeMutableBufferPointer { raw -> Int? in
@@ -237,11 +237,11 @@ final class HTTPExchange {
             let end = start + size - 1
             var p: UnsafeMutablePointer<UInt8>? = start
             guard lws_add_http_header_status(wsi, UInt32(status), &p, end) == 0 else { return nil }
-            for (name, value) in headers + [("x-request-id", requestId)] {
-                var n = Array((name + ":").utf8) + [0]
-                var v = Array(value.utf8)
-                guard lws_add_http_header_by_name(wsi, &n, &v, Int32(v.count), &p, end) == 0 else { return nil }
+            guard Self.addHeader(wsi, "content-type", contentType, &p, end) else { return nil }
+            for (name, value) in headers {
+                guard Self.addHeader(wsi, name, value, &p, end) else { return nil }
             }
+            guard Self.addHeader(wsi, "x-request-id", requestId, &p, end) else { return nil }
             if let contentLength {
                 guard lws_add_http_header_content_length(wsi, UInt64(contentLength), &p, end) == 0 else { return nil }
             }
@@ -251,6 +251,21 @@ final class HTTPExchange {
         guard let used else { return nil }
         buf.removeLast(size - used)
         return buf
+    }
+
+    /// One `name: value` line, the name NUL-terminated on the stack (no array per header).
+    private static func addHeader(_ wsi: OpaquePointer, _ name: String, _ value: String,
+                                  _ p: inout UnsafeMutablePointer<UInt8>?, _ end: UnsafeMutablePointer<UInt8>) -> Bool {
+        let n = name.utf8.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n + 2) { nameBuf in
+            _ = nameBuf.initialize(from: name.utf8)
+            nameBuf[n] = 0x3A
+            nameBuf[n + 1] = 0
+            var value = value
+            return value.withUTF8 { v in
+                lws_add_http_header_by_name(wsi, nameBuf.baseAddress, v.baseAddress, Int32(v.count), &p, end) == 0
+            }
+        }
     }
 
     /// The client went away (or the connection is being reused for the next request).
