@@ -60,8 +60,8 @@ public final class OpenAIStreamDecoder: StreamDecoder {
     public init() {}
 
     public func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
-        sse.feed(bytes) { event in
-            decode(event, emit)
+        sse.feedRaw(bytes) { _, data in
+            decode(data, emit)
         }
     }
 
@@ -115,14 +115,12 @@ public final class OpenAIStreamDecoder: StreamDecoder {
         return true
     }
 
-    private func decode(_ event: SSEEvent, _ emit: (StreamEvent) -> Void) {
-        if event.data.count == 6, event.data.elementsEqual("[DONE]".utf8) {
+    private func decode(_ data: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
+        if data.count == 6, data.elementsEqual("[DONE]".utf8) {
             sawEnd = true
             return
         }
-        event.data.withUnsafeBytes { data in
-            if !Self.decodeCommon(data, emit) { Self.decodeWithJansson(data, emit) }
-        }
+        if !Self.decodeCommon(data, emit) { Self.decodeWithJansson(data, emit) }
     }
 
     /// Decodes any chunk, the authority the fast path falls back to.

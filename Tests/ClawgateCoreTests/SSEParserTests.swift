@@ -23,6 +23,24 @@ struct SSEParserTests {
         #expect(events.map(\.event) == ["message_start", nil, nil, nil])
     }
 
+    /// Every cut into two chunks, and the buffers freed after each call: events whose data is
+    /// lent straight from the caller's buffer must be copied out before that buffer goes.
+    @Test func everyTwoWaySplitGivesTheSameEvents() {
+        let bytes = Array(Self.stream.utf8)
+        for k in 0...bytes.count {
+            var p = SSEParser()
+            var out: [String] = []
+            for part in [Array(bytes[..<k]), Array(bytes[k...])] {
+                var chunk = part  // a fresh buffer per call, released when the call returns
+                chunk.withUnsafeMutableBytes { raw in
+                    p.feedRaw(UnsafeRawBufferPointer(raw)) { _, data in out.append(String(decoding: data, as: UTF8.self)) }
+                    raw.initializeMemory(as: UInt8.self, repeating: 0x58)  // scribble over it
+                }
+            }
+            #expect(out == ["{\"a\":1}", "line one\nline two", "nospace", "[DONE]"], "split at \(k)")
+        }
+    }
+
     @Test func aCRAtTheEndOfOneChunkAndLFAtTheStartOfTheNextIsOneLineEnd() {
         var p = SSEParser()
         var out: [SSEEvent] = []
