@@ -119,9 +119,33 @@ final class SimulatorServer {
         case LWS_CALLBACK_CLOSED_HTTP, LWS_CALLBACK_HTTP_DROP_PROTOCOL:
             releaseSession(user)
             return 0
+        // The hub door (SimulatorHub.swift): any WebSocket upgrade lands here.
+        case LWS_CALLBACK_ESTABLISHED:
+            guard let context else { return -1 }
+            let hub = SimulatorHubConnection(wsi: wsi, context: context)
+            lws_set_opaque_user_data(wsi, Unmanaged.passRetained(hub).toOpaque())
+            lws_callback_on_writable(wsi)
+            return 0
+        case LWS_CALLBACK_RECEIVE:
+            guard let hub = hub(of: wsi), let input else { return 0 }
+            hub.received(UnsafeRawBufferPointer(start: input, count: len))
+            return 0
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+            return hub(of: wsi)?.writable() ?? 0
+        case LWS_CALLBACK_CLOSED:
+            guard let p = lws_get_opaque_user_data(wsi) else { return 0 }
+            lws_set_opaque_user_data(wsi, nil)
+            let hub = Unmanaged<SimulatorHubConnection>.fromOpaque(p).takeRetainedValue()
+            hub.close()
+            return 0
         default:
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         }
+    }
+
+    private func hub(of wsi: OpaquePointer) -> SimulatorHubConnection? {
+        guard let p = lws_get_opaque_user_data(wsi) else { return nil }
+        return Unmanaged<SimulatorHubConnection>.fromOpaque(p).takeUnretainedValue()
     }
 
     private func session(_ user: UnsafeMutableRawPointer?) -> SimulatorSession? {

@@ -38,6 +38,36 @@ struct OpenAISimulatorTests {
         }
     }
 
+    // MARK: the hub door (the benchmark's like-for-like WebSocket baseline)
+
+    @Test func theHubDoorSpeaksTheGatewaysFrames() throws {
+        try withSimulator { _, port in
+            let ws = try TestWebSocket(port: port)
+            let welcome = try ws.receiveJSON()
+            #expect(welcome["type"] as? String == "welcome")
+            // Two chats at once on one connection, paced differently: each ends with its own done.
+            try ws.send(["type": "chat", "id": "a", "model": "sim-t3-d5", "prompt": "hello there"])
+            try ws.send(["type": "chat", "id": "b", "model": "sim-t2", "prompt": "hi"])
+            var done = Set<String>()
+            let frames = try ws.receive(until: { f in
+                if f["type"] as? String == "done", let id = f["id"] as? String { done.insert(id) }
+                return done.count == 2
+            })
+            let seqs = ([welcome] + frames).compactMap { $0["seq"] as? Int }
+            #expect(seqs == Array(1...(frames.count + 1)), "seq counts every frame without a gap")
+            for (id, text, tokens) in [("a", "w0 w1 w2", 3), ("b", "w0 w1", 2)] {
+                let mine = frames.filter { $0["id"] as? String == id }
+                #expect(mine.first?["type"] as? String == "start")
+                #expect(mine.filter { $0["type"] as? String == "delta" }.compactMap { $0["text"] as? String }.joined() == text)
+                let usage = try #require(mine.last?["usage"] as? [String: Any])
+                #expect(mine.last?["type"] as? String == "done")
+                #expect(usage["completion_tokens"] as? Int == tokens)
+                #expect(usage["total_tokens"] as? Int == (usage["prompt_tokens"] as? Int ?? 0) + tokens)
+            }
+            try ws.close()
+        }
+    }
+
     @Test func reassembledTextIsTheWordSequence() throws {
         try withSimulator { _, port in
             let r = post(port, model: "sim-t5", stream: true)
