@@ -19,6 +19,8 @@ final class WSLoad {
     let connections: Int
     let connectParallel: Int
     let hold: Double
+    /// Closed loop: seconds over which the first chats are spread (0: each starts at its welcome).
+    let stagger: Double
     var result: RunResult
 
     private var context: OpaquePointer?
@@ -37,7 +39,7 @@ final class WSLoad {
     private var strings: [UnsafeMutablePointer<CChar>] = []
 
     init(kind: Kind, target: WSTarget, url: String, model: String, prompt: String, plan: LoadPlan,
-         checkText: Bool, connections: Int, connectParallel: Int, hold: Double, label: String) {
+         checkText: Bool, connections: Int, connectParallel: Int, hold: Double, label: String, stagger: Double = 0) {
         self.kind = kind
         self.target = target
         self.model = model
@@ -47,6 +49,7 @@ final class WSLoad {
         self.connections = connections
         self.connectParallel = connectParallel
         self.hold = hold
+        self.stagger = stagger
         result = RunResult(mode: kind == .chat ? "ws" : "idle-ws", label: label, target: url, model: model,
                            concurrency: connections, offeredRate: plan.rate)
         timer.initialize(to: clws_timer_t())
@@ -176,7 +179,7 @@ final class WSLoad {
                 if !conn.welcomed {
                     conn.welcomed = true
                     welcomed += 1
-                    if kind == .chat && !plan.isOpenLoop { startChat(on: conn, at: monotonicNanos()) }
+                    if kind == .chat && !plan.isOpenLoop && stagger == 0 { startChat(on: conn, at: monotonicNanos()) }
                 }
             }
         }
@@ -246,7 +249,8 @@ final class WSLoad {
         }
         let cpu0 = processCPUSeconds()
         let t0 = monotonicNanos()
-        let tick: Int64 = plan.isOpenLoop ? 1000 : 10_000
+        let tick: Int64 = plan.isOpenLoop || stagger > 0 ? 1000 : 10_000
+        var firstChatsStarted = 0
         var heldSince: UInt64 = 0
         var stopAt: UInt64 = .max
         var stopTime: UInt64 = 0
@@ -282,6 +286,17 @@ final class WSLoad {
                     result.sessionsOpen = welcomed
                 }
                 if loadStart == 0 && now > t0 + 120_000_000_000 { result.fail("connect phase timed out"); break }
+                // Staggered closed loop: connection i's first chat is due i/N of the window after
+                // the load starts, and is measured from then.
+                if loadStart > 0 && stagger > 0 && !plan.isOpenLoop && !stopping {
+                    while firstChatsStarted < conns.count {
+                        let due = loadStart + UInt64(Double(firstChatsStarted) / Double(connections) * stagger * 1e9)
+                        guard due <= now else { break }
+                        let conn = conns[firstChatsStarted]
+                        firstChatsStarted += 1
+                        if conn.welcomed && !conn.closed { startChat(on: conn, at: due) }
+                    }
+                }
                 if loadStart > 0 && !stopping && (now >= stopAt || (plan.requests.map { started >= $0 } ?? false)) {
                     stopping = true
                     stopTime = now

@@ -92,13 +92,15 @@ struct WS: ParsableCommand {
     @OptionGroup var load: LoadOptions
     @Option(help: "Connections opened at the same time while ramping up.")
     var connectParallel = 256
+    @Option(help: "Closed loop: spread the connections' first chats evenly over this many seconds once all are open, so chats of equal length stay spread (steady concurrency) instead of starting in waves.")
+    var stagger: Double = 0
 
     func run() throws {
         raiseFileLimit()
         guard let target = WSTarget(load.url) else { throw ValidationError("--url must be ws://HOST:PORT/PATH") }
         let w = WSLoad(kind: .chat, target: target, url: load.url, model: load.model, prompt: load.prompt,
                        plan: load.plan, checkText: load.checkText, connections: max(1, load.concurrency),
-                       connectParallel: connectParallel, hold: 0, label: load.label)
+                       connectParallel: connectParallel, hold: 0, label: load.label, stagger: stagger)
         try load.emit(w.run())
     }
 }
