@@ -169,49 +169,47 @@ def scenarios(q):
     # Four requests back to back per round, not one: a single long request made the figure
     # depend on one request's first-connection effects.
     flat_sim, flat_alias = ("sim-t5000", "flat-q") if q else ("sim-t50000", "flat")
+
+    def same(kind, sim_model, alias, flags):
+        """The same load direct (the simulator's model) and via (the gateway's alias for it)."""
+        return dict(direct=(kind, sim_model, flags), via=(kind, alias, flags))
+
+    def chat(*flags):
+        return same("rest", "sim-t1", "one", list(flags) + ["-d", d, "--warmup", w])
+
     return [
         # At concurrency 1 only one process runs at a time, so one core holds all three and
         # neither side pays a cross-core wake-up: the added figure is the gateway's own cost.
         dict(name="rest-c1", title="non-streamed chat, concurrency 1 (all on one core)", layout="one-core",
-             direct=("rest", "sim-t1", ["-c", "1", "-d", d, "--warmup", w]),
-             via=("rest", "one", ["-c", "1", "-d", d, "--warmup", w])),
+             **chat("-c", "1")),
         # The same with the gateway alone on the other core: via pays four cross-core wake-ups
         # per request that direct does not, shown so nothing is hidden.
-        dict(name="rest-c1-split", title="non-streamed chat, concurrency 1 (gateway on its own core)",
-             direct=("rest", "sim-t1", ["-c", "1", "-d", d, "--warmup", w]),
-             via=("rest", "one", ["-c", "1", "-d", d, "--warmup", w])),
+        dict(name="rest-c1-split", title="non-streamed chat, concurrency 1 (gateway on its own core)", **chat("-c", "1")),
         dict(name="rest-c1-servers", title="non-streamed chat, concurrency 1 (client alone, simulator and gateway share a core)",
-             layout="servers",
-             direct=("rest", "sim-t1", ["-c", "1", "-d", d, "--warmup", w]),
-             via=("rest", "one", ["-c", "1", "-d", d, "--warmup", w])),
-        dict(name="rest-c50", title="non-streamed chat, concurrency 50",
-             direct=("rest", "sim-t1", ["-c", "50", "-d", d, "--warmup", w]),
-             via=("rest", "one", ["-c", "50", "-d", d, "--warmup", w])),
+             layout="servers", **chat("-c", "1")),
+        dict(name="rest-c50", title="non-streamed chat, concurrency 50", **chat("-c", "50")),
         dict(name="rate-2000", title="fixed offered rate 2,000 req/s (client alone, simulator and gateway share a core)",
-             layout="servers",
-             direct=("rest", "sim-t1", ["--rate", "2000", "-d", d, "--warmup", w]),
-             via=("rest", "one", ["--rate", "2000", "-d", d, "--warmup", w])),
+             layout="servers", **chat("--rate", "2000")),
         dict(name="rate-2000-split", title="fixed offered rate 2,000 req/s (gateway on its own core)",
-             direct=("rest", "sim-t1", ["--rate", "2000", "-d", d, "--warmup", w]),
-             via=("rest", "one", ["--rate", "2000", "-d", d, "--warmup", w])),
+             **chat("--rate", "2000")),
         # The simulator speaks the hub's frames too (SimulatorHub.swift): WS rows compare like
         # with like.
         dict(name="ws-500", title=f"{n} concurrent streams, 100 tokens at 20 ms (WS hub both ways)",
-             direct=("ws", "sim-t100-d20", waves), via=("ws", "fast", waves)),
+             **same("ws", "sim-t100-d20", "fast", waves)),
         # The same 500 streams in steady state: first chats spread over one chat's length, so
         # starts never bunch up (the row above starts all 500 in the same millisecond).
         dict(name="ws-500-steady", title=f"{n} concurrent streams, 100 tokens at 20 ms, starts spread (WS hub both ways)",
-             direct=("ws", "sim-t100-d20", waves + ["--stagger", "2"]), via=("ws", "fast", waves + ["--stagger", "2"])),
+             **same("ws", "sim-t100-d20", "fast", waves + ["--stagger", "2"])),
         dict(name="sse-500", title=f"{n} concurrent SSE streams, 100 tokens at 20 ms (SSE both ways)",
-             direct=("rest-sse", "sim-t100-d20", waves), via=("rest-sse", "fast", waves)),
+             **same("rest-sse", "sim-t100-d20", "fast", waves)),
         dict(name="relay-1", title=f"flat-out relay, 1 stream, 4 x {flat_sim[5:]} chunks (SSE both ways)",
-             direct=("rest-sse", flat_sim, ["-c", "1", "-r", "4"]), via=("rest-sse", flat_alias, ["-c", "1", "-r", "4"])),
+             **same("rest-sse", flat_sim, flat_alias, ["-c", "1", "-r", "4"])),
         dict(name="relay-1-ws", title=f"flat-out relay, 1 stream, 4 x {flat_sim[5:]} chunks (WS hub both ways)",
-             direct=("ws", flat_sim, ["-c", "1", "-r", "4"]), via=("ws", flat_alias, ["-c", "1", "-r", "4"])),
+             **same("ws", flat_sim, flat_alias, ["-c", "1", "-r", "4"])),
         dict(name="relay-100", title="flat-out relay, 100 streams x 2,000 chunks (SSE both ways)",
-             direct=("rest-sse", "sim-t2000", ["-c", "100", "-r", "100"]), via=("rest-sse", "flat100", ["-c", "100", "-r", "100"])),
+             **same("rest-sse", "sim-t2000", "flat100", ["-c", "100", "-r", "100"])),
         dict(name="relay-100-ws", title="flat-out relay, 100 streams x 2,000 chunks (WS hub both ways)",
-             direct=("ws", "sim-t2000", ["-c", "100", "-r", "100"]), via=("ws", "flat100", ["-c", "100", "-r", "100"])),
+             **same("ws", "sim-t2000", "flat100", ["-c", "100", "-r", "100"])),
     ]
 
 

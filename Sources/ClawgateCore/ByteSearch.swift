@@ -44,6 +44,6 @@ public enum ByteSearch {
             j += 8
         }
         while j < n, p[j] != 0x0A, p[j] != 0x0D { j += 1 }
-        return n == j ? n : j
+        return j
     }
 }

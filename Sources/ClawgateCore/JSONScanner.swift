@@ -146,68 +146,11 @@ public struct JSONScanner: ~Copyable {
                 i += 1
                 continue
             }
-            guard i + 1 < p.count else { break }
-            let e = p[i + 1]
-            i += 2
-            switch e {
-            case 0x22: out.append(0x22)
-            case 0x5C: out.append(0x5C)
-            case 0x2F: out.append(0x2F)
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
-            case 0x75:
-                guard var scalar = hex4() else { break }
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard i + 1 < p.count, p[i] == 0x5C, p[i + 1] == 0x75 else {
-                        _ = fail()
-                        return nil
-                    }
-                    i += 2
-                    guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else {
-                        _ = fail()
-                        return nil
-                    }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    _ = fail()
-                    return nil
-                }
-                guard let u = Unicode.Scalar(scalar) else {
-                    _ = fail()
-                    return nil
-                }
-                out.append(contentsOf: Array(String(Character(u)).utf8))
-                continue
-            default:
-                _ = fail()
-                return nil
-            }
+            guard let next = JSONEscape.decode(p, at: i, into: &out) else { break }
+            i = next
         }
         _ = fail()
         return nil
-    }
-
-    @usableFromInline mutating func hex4() -> UInt32? {
-        guard i + 4 <= p.count else { return nil }
-        var v: UInt32 = 0
-        for k in 0..<4 {
-            let c = p[i + k]
-            let d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default:
-                _ = fail()
-                return nil
-            }
-            v = v << 4 | d
-        }
-        i += 4
-        return v
     }
 
     /// An integer value (no fraction or exponent); nil and `failed` otherwise.

@@ -119,18 +119,7 @@ final class SimulatorHubConnection {
         w.raw(",\"seq\":")
         w.int(seq)
         w.raw("}")
-        let n = w.bytes.count
-        pending.append(0x81)
-        if n < 126 {
-            pending.append(UInt8(n))
-        } else if n < 65536 {
-            pending.append(126)
-            pending.append(UInt8(n >> 8))
-            pending.append(UInt8(n & 0xFF))
-        } else {
-            pending.append(127)
-            for k in stride(from: 56, through: 0, by: -8) { pending.append(UInt8((n >> k) & 0xFF)) }
-        }
+        WebSocketFrameHeader.appendText(payloadLength: w.bytes.count, to: &pending)
         pending.append(contentsOf: w.bytes)
     }
 
@@ -150,7 +139,7 @@ final class HubChat {
     var next = 0
     /// The next token may be sent now.
     var ready = false
-    private let timer: UnsafeMutablePointer<clws_timer_t>
+    private var timer: SimulatorTimer!
 
     init(connection: SimulatorHubConnection, id: String, tokens: Int, delayMs: Int, promptTokens: Int) {
         self.connection = connection
@@ -158,26 +147,15 @@ final class HubChat {
         self.tokens = tokens
         self.delayMs = delayMs
         self.promptTokens = promptTokens
-        timer = .allocate(capacity: 1)
-        timer.initialize(to: clws_timer_t())
-        timer.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+        timer = SimulatorTimer { [unowned self] in
+            self.ready = true
+            self.connection.tick()
+        }
     }
 
-    deinit {
-        clws_timer_cancel(timer)
-        timer.deallocate()
-    }
+    func arm(context: OpaquePointer, ms: Int) { timer.arm(context: context, ms: ms) }
 
-    func arm(context: OpaquePointer, ms: Int) {
-        clws_timer_schedule(context, timer, { sul in
-            guard let sul, let owner = clws_timer_owner(sul) else { return }
-            let chat = Unmanaged<HubChat>.fromOpaque(owner).takeUnretainedValue()
-            chat.ready = true
-            chat.connection.tick()
-        }, Int64(ms) * 1000)
-    }
-
-    func cancel() { clws_timer_cancel(timer) }
+    func cancel() { timer.cancel() }
 }
 
 @available(*, unavailable) extension SimulatorHubConnection: Sendable {}

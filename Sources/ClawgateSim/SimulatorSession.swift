@@ -21,8 +21,8 @@ final class SimulatorSession {
     private var bodyOffset = 0
     private var step = 0
     private var delayedStep = -1
-    private var timerArmed = false
-    private let timer: UnsafeMutablePointer<clws_timer_t>
+    /// First-byte and inter-token delays.
+    private var timer: SimulatorTimer!
     /// Reused frame buffer: `[LWS_PRE + chunk-size line room][payload]`.
     private var out: [UInt8] = []
 
@@ -36,14 +36,7 @@ final class SimulatorSession {
         self.method = method
         self.path = path
         self.authorization = authorization
-        timer = .allocate(capacity: 1)
-        timer.initialize(to: clws_timer_t())
-        timer.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
-    }
-
-    deinit {
-        clws_timer_cancel(timer)
-        timer.deallocate()
+        timer = SimulatorTimer { [unowned self] in self.timerFired() }
     }
 
     /// Starts the reply; the first bytes leave after `firstByteMs`.
@@ -69,8 +62,7 @@ final class SimulatorSession {
 
     /// Called on CLOSED_HTTP / HTTP_DROP_PROTOCOL and before the session is released.
     func connectionGone(stats: SimulatorSharedState) {
-        clws_timer_cancel(timer)
-        timerArmed = false
+        timer.cancel()
         if chatInProgress {
             chatInProgress = false
             stats.update { $0.aborted += 1; $0.active -= 1 }
@@ -78,19 +70,12 @@ final class SimulatorSession {
         phase = .finished
     }
 
-    func timerFired() {
-        timerArmed = false
+    private func timerFired() {
         if phase == .waiting { phase = .headers }
         lws_callback_on_writable(wsi)
     }
 
-    private func arm(context: OpaquePointer, ms: Int) {
-        timerArmed = true
-        clws_timer_schedule(context, timer, { sul in
-            guard let sul, let owner = clws_timer_owner(sul) else { return }
-            Unmanaged<SimulatorSession>.fromOpaque(owner).takeUnretainedValue().timerFired()
-        }, Int64(ms) * 1000)
-    }
+    private func arm(context: OpaquePointer, ms: Int) { timer.arm(context: context, ms: ms) }
 
     /// Counted just before the final write, so a client that has read the last byte always
     /// sees `completed` already incremented (tests check it without polling).
@@ -112,7 +97,7 @@ final class SimulatorSession {
         case .body:
             return writeFixedBody(stats: stats)
         case .streaming:
-            if timerArmed { return 0 }
+            if timer.isArmed { return 0 }
             return writeStream(context: context, stats: stats)
         case .cutPending:
             // Reached only once lws has flushed everything written so far.

@@ -1,7 +1,4 @@
 import CCurl
-#if canImport(Glibc)
-import Glibc
-#endif
 import ClawgateProviders
 
 /// What a transfer's owner decides about bytes that just arrived.

@@ -19,12 +19,7 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
     /// chunk of this response, rendered once.
     private lazy var contentChunkPrefix: [UInt8] = {
         var w = JSONWriter()
-        w.raw("data: {\"id\":")
-        w.string(completionId)
-        w.raw(",\"object\":\"chat.completion.chunk\",\"created\":")
-        w.int(created)
-        w.raw(",\"model\":")
-        w.string(alias)
+        writeChunkHead(&w)
         w.raw(",\"choices\":[{\"index\":0,\"delta\":{\"content\":")
         return w.bytes
     }()

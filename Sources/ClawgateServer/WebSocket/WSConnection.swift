@@ -123,21 +123,9 @@ final class WSConnection {
 
     private static let batchBytes = 32 << 10
 
-    /// RFC 6455 section 5.2: FIN + text opcode, then the payload length, unmasked.
     private static func appendFrame(_ frame: [UInt8], to batch: inout [UInt8]) {
         let pre = Int(CLWS_PRE)
-        let n = frame.count - pre
-        batch.append(0x81)
-        if n < 126 {
-            batch.append(UInt8(n))
-        } else if n <= 0xFFFF {
-            batch.append(126)
-            batch.append(UInt8(n >> 8))
-            batch.append(UInt8(n & 0xFF))
-        } else {
-            batch.append(127)
-            for shift in stride(from: 56, through: 0, by: -8) { batch.append(UInt8((n >> shift) & 0xFF)) }
-        }
+        WebSocketFrameHeader.appendText(payloadLength: frame.count - pre, to: &batch)
         frame.withUnsafeBytes { batch.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[pre...])) }
     }
 
