@@ -47,23 +47,7 @@ public struct ErrorCode: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The HTTP reason phrase of `httpStatus`.
-    public var reasonPhrase: String {
-        switch httpStatus {
-        case 400: return "Bad Request"
-        case 401: return "Unauthorized"
-        case 403: return "Forbidden"
-        case 404: return "Not Found"
-        case 408: return "Request Timeout"
-        case 409: return "Conflict"
-        case 413: return "Payload Too Large"
-        case 429: return "Too Many Requests"
-        case 499: return "Client Closed Request"
-        case 502: return "Bad Gateway"
-        case 503: return "Service Unavailable"
-        case 504: return "Gateway Timeout"
-        default: return "Internal Server Error"
-        }
-    }
+    public var reasonPhrase: String { "\(HTTPStatus.reasonPhrase(httpStatus))" }
 
     /// OpenAI's `error.type` for the same condition.
     public var openAIType: String {

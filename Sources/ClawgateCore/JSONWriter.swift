@@ -21,6 +21,12 @@ public struct JSONWriter {
 
     public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
 
+    /// Text known to need no escaping (HTTP head fields), appended as is.
+    public mutating func raw(text s: String) {
+        var s = s
+        s.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
     public mutating func null() { raw("null") }
 
     public mutating func bool(_ b: Bool) { b ? raw("true") : raw("false") }

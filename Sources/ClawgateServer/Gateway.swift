@@ -50,6 +50,8 @@ public final class Gateway: @unchecked Sendable {
     private var cAllocations = LwsAllocations()
     private var housekeeping: LoopTimer?
     let counters = GatewayCounters()
+    /// Client output produced while curl delivers upstream bytes leaves when curl returns.
+    let writes = WriteCoalescer()
     /// Backpressure figures, readable from any thread.
     public let flow = FlowStats()
     var sessions: [ObjectIdentifier: WSConnection] = [:]
@@ -169,7 +171,7 @@ public final class Gateway: @unchecked Sendable {
             throw GatewayStartError(description: "lws created no default vhost")
         }
         vhost = vh
-        curl = try CurlDriver(context: ctx, vhost: vh)
+        curl = try CurlDriver(context: ctx, vhost: vh, writes: writes)
         housekeeping = LoopTimer(context: ctx) { [unowned self] in self.housekeep() }
         housekeeping?.schedule(afterMs: 1000)
     }

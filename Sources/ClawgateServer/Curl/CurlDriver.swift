@@ -17,13 +17,15 @@ final class CurlDriver {
     private var watches: [curl_socket_t: FdWatch] = [:]
     static let fdProtocolName = "clawgate-curl-fd"
     private(set) var handles: EasyHandlePool!
+    private let writes: WriteCoalescer
 
     var activeCount: Int { active.count }
 
-    init(context: OpaquePointer, vhost: OpaquePointer) throws {
+    init(context: OpaquePointer, vhost: OpaquePointer, writes: WriteCoalescer) throws {
         guard let m = curl_multi_init() else { throw CurlError(call: "curl_multi_init", message: "out of memory") }
         multi = m
         self.vhost = vhost
+        self.writes = writes
         timer = LoopTimer(context: context) { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
         let me = Unmanaged.passUnretained(self).toOpaque()
         try curlCheck(ccurl_multi_setopt_socketfn(m, { _, s, what, userp, _ in
@@ -83,9 +85,11 @@ final class CurlDriver {
     }
 
     func socketAction(_ fd: curl_socket_t, _ events: Int32) {
-        var running: Int32 = 0
-        curl_multi_socket_action(multi, fd, events, &running)
-        drainCompleted()
+        writes.coalescing {
+            var running: Int32 = 0
+            curl_multi_socket_action(multi, fd, events, &running)
+            drainCompleted()
+        }
     }
 
     private var draining = false

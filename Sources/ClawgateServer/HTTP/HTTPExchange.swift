@@ -7,7 +7,7 @@ import DequeModule
 /// queues the response — headers, then either one body with a content length or chunked
 /// pieces as they are produced — and writes only when lws says the socket is writable.
 /// Only touched on the lws service thread.
-final class HTTPExchange {
+final class HTTPExchange: DeferredWriter {
     private enum Piece {
         case head(status: Int, contentType: String, headers: [(String, String)], contentLength: Int?)
         case body([UInt8], final: Bool)
@@ -33,6 +33,8 @@ final class HTTPExchange {
     /// The door handling this exchange (e.g. a chat call in flight), kept alive by it.
     var handler: HTTPExchangeHandler?
     var onDrained: (() -> Void)?
+    /// Registered with the gateway's write coalescer for the scope under way.
+    private var flushDue = false
 
     init(wsi: OpaquePointer, gateway: Gateway) {
         self.wsi = wsi
@@ -71,7 +73,7 @@ final class HTTPExchange {
                             contentLength: framedBody.count - Int(CLWS_PRE)))
         let now = canWriteNow
         queueBody(framedBody, final: true, askWritable: !now)
-        if now, writable() != 0 { lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC) }
+        if now { writeNow() }
     }
 
     /// A whole response goes out at once instead of a poll turn later. lws lets an HTTP/1
@@ -86,8 +88,39 @@ final class HTTPExchange {
         // Nothing of ours is queued (`pieces` holds just this head), and lws holds no output of
         // an earlier response: it completes a transaction only once that is flushed, and reads
         // the next request only after. (`lws_send_pipe_choked` would cost a poll per response.)
-        guard !isH2, !isClosed, pieces.count == 1 else { return false }
+        guard pieces.count == 1 else { return false }
+        return mayWriteOutsideWriteable
+    }
+
+    /// Whether this exchange may be written outside its WRITEABLE callback now (see above), as
+    /// far as lws's state goes; the caller knows what it has queued.
+    private var mayWriteOutsideWriteable: Bool {
+        guard !isH2, !isClosed, lws_partial_buffered(wsi) == 0 else { return false }
         return gateway.servingHTTPWsi != wsi || gateway.servingHTTPReason == LWS_CALLBACK_HTTP_BODY_COMPLETION
+    }
+
+    private func writeNow() {
+        // The socket failed: lws closes the connection on its next turn.
+        if writable() != 0 { lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC) }
+    }
+
+    /// Output is queued: inside a coalescing scope it is written when the scope ends (a stream's
+    /// chunks from one upstream read leave in one send), otherwise at lws's writable callback.
+    private func requestWrite() {
+        if gateway.writes.isOpen {
+            if !flushDue {
+                flushDue = true
+                gateway.writes.flushAtEnd(self)
+            }
+        } else {
+            lws_callback_on_writable(wsi)
+        }
+    }
+
+    func flushDeferred() {
+        flushDue = false
+        guard !isClosed, !pieces.isEmpty else { return }
+        if mayWriteOutsideWriteable { writeNow() } else { lws_callback_on_writable(wsi) }
     }
 
     func respondJSON(status: Int, _ object: JanssonObject, headers: [(String, String)] = []) {
@@ -128,7 +161,7 @@ final class HTTPExchange {
         let framing: [(String, String)] = isH2 ? [] : [("transfer-encoding", "chunked")]
         pieces.append(.head(status: status, contentType: contentType, headers: [("cache-control", "no-cache")]
                             + framing + headers, contentLength: nil))
-        lws_callback_on_writable(wsi)
+        requestWrite()
     }
 
     /// One chunk of a chunked body (HTTP/1.1 framing is done here: lws 4.1 never chunks).
@@ -182,7 +215,7 @@ final class HTTPExchange {
         pendingBytes += b.count - Int(CLWS_PRE)
         pieces.append(.body(b, final: final))
         if final { finalQueued = true }
-        if askWritable { lws_callback_on_writable(wsi) }
+        if askWritable { requestWrite() }
     }
 
     /// LWS_CALLBACK_HTTP_WRITEABLE. Returns nonzero to close the connection.
@@ -218,7 +251,7 @@ final class HTTPExchange {
                     return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
                 }
             }
-            if lws_send_pipe_choked(wsi) != 0 { break }
+            if !pieces.isEmpty, lws_send_pipe_choked(wsi) != 0 { break }
         }
         if !pieces.isEmpty { lws_callback_on_writable(wsi) }
         if pendingBytes <= gateway.config.limits.pendingOutputHighBytes / 4, let drained = onDrained {
@@ -228,8 +261,38 @@ final class HTTPExchange {
         return 0
     }
 
-    /// The response head, built by lws (HPACK on h2) after `CLWS_PRE` bytes of headroom.
+    /// The response head after `CLWS_PRE` bytes of headroom. On HTTP/1 it is written here,
+    /// not by `lws_add_http_header_status`, which also adds the vhost's five browser-security
+    /// headers (kept for the web page lws serves): API answers carry only `nosniff`, which
+    /// spares every client ~280 bytes and five header lines to parse per response. On h2, lws
+    /// builds it (HPACK).
     private func headBytes(status: Int, contentType: String, headers: [(String, String)], contentLength: Int?) -> [UInt8]? {
+        if !isH2 {
+            var head = JSONWriter(headroom: Int(CLWS_PRE), capacity: 256)
+            head.raw("HTTP/1.1 ")
+            head.int(status)
+            head.raw(" ")
+            head.raw(HTTPStatus.reasonPhrase(status))
+            head.raw("\r\ncontent-type: ")
+            head.raw(text: contentType)
+            head.raw("\r\nx-content-type-options: nosniff\r\n")
+            for (name, value) in headers {
+                head.raw(text: name)
+                head.raw(": ")
+                head.raw(text: value)
+                head.raw("\r\n")
+            }
+            head.raw("x-request-id: ")
+            head.raw(text: requestId)
+            head.raw("\r\n")
+            if let contentLength {
+                head.raw("content-length: ")
+                head.int(contentLength)
+                head.raw("\r\n")
+            }
+            head.raw("\r\n")
+            return head.bytes
+        }
         let size = 2048
         var buf = [UInt8](repeating: 0, count: Int(CLWS_PRE) + size)
         let used = buf.withUnsafeMutableBufferPointer { raw -> Int? in

@@ -5,7 +5,7 @@ import ClawgateProviders
 /// One WebSocket connection on the hub: reassembles incoming messages, holds the bounded
 /// queue of outgoing frames and writes them only when lws says the socket is writable. Its
 /// `WSSession` holds the protocol state. Only touched on the lws service thread.
-final class WSConnection {
+final class WSConnection: DeferredWriter {
     let wsi: OpaquePointer
     unowned let gateway: Gateway
     private(set) var session: WSSession!
@@ -18,10 +18,16 @@ final class WSConnection {
     private var congestedSince: Double?
     private var closeRequest: (status: UInt32, reason: String)?
     private(set) var isClosed = false
+    /// Registered with the gateway's write coalescer for the scope under way.
+    private var flushDue = false
+    /// A WebSocket over an h2 stream waits its turn in the writable callback; only a socket of
+    /// its own may be written at any time.
+    private let ownsSocket: Bool
 
     init(wsi: OpaquePointer, gateway: Gateway) {
         self.wsi = wsi
         self.gateway = gateway
+        ownsSocket = lws_get_network_wsi(wsi) == wsi
         session = WSSession(connection: self, gateway: gateway)
     }
 
@@ -54,11 +60,38 @@ final class WSConnection {
 
     // MARK: - send
 
-    /// Queues one frame (already prefixed with lws headroom) and asks for a writable callback.
+    /// Queues one frame (already prefixed with lws headroom). Inside a coalescing scope it is
+    /// written when the scope ends; otherwise lws is asked for a writable callback.
     func enqueue(_ frame: [UInt8]) {
         guard !isClosed else { return }
         out.append(frame)
-        lws_callback_on_writable(wsi)
+        if gateway.writes.isOpen {
+            if !flushDue {
+                flushDue = true
+                gateway.writes.flushAtEnd(self)
+            }
+        } else {
+            lws_callback_on_writable(wsi)
+        }
+    }
+
+    /// The coalescing scope ended: write what is queued now, unless lws still holds part of an
+    /// earlier write (then at most that one write sits in lws's buffer, and the rest waits for
+    /// WRITEABLE, which lws delivers only once it has flushed it) or a close is pending.
+    func flushDeferred() {
+        flushDue = false
+        guard !isClosed, !out.isEmpty else { return }
+        guard ownsSocket, closeRequest == nil, lws_partial_buffered(wsi) == 0 else {
+            lws_callback_on_writable(wsi)
+            return
+        }
+        guard writeBatch() else {
+            // The socket failed: lws closes the connection on its next turn.
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+            return
+        }
+        if !out.isEmpty { lws_callback_on_writable(wsi) }
+        afterWrite()
     }
 
     var isCongested: Bool { out.pendingBytes > gateway.config.limits.pendingOutputHighBytes }
@@ -80,10 +113,17 @@ final class WSConnection {
         while batches < 4, !out.isEmpty {
             guard writeBatch() else { return -1 }
             batches += 1
-            if lws_send_pipe_choked(wsi) != 0 { break }
+            // Asked only when more is queued: the check is a poll() of its own.
+            if !out.isEmpty, lws_send_pipe_choked(wsi) != 0 { break }
         }
         // Queued frames go out before a requested close.
         if !out.isEmpty || closeRequest != nil { lws_callback_on_writable(wsi) }
+        afterWrite()
+        return 0
+    }
+
+    /// Paused upstreams resume once the queue has drained to a quarter of the high mark.
+    private func afterWrite() {
         if out.pendingBytes <= gateway.config.limits.pendingOutputHighBytes / 4, !pausedCalls.isEmpty {
             congestedSince = nil
             let resumed = pausedCalls
@@ -95,7 +135,6 @@ final class WSConnection {
         } else if out.isEmpty {
             congestedSince = nil
         }
-        return 0
     }
 
     /// Writes the queued frames in one send: a streamed reply is many small frames, and one
