@@ -21,6 +21,10 @@ struct OpenAIRestDoorTests {
             #expect(r.status == 200)
             #expect(r.headers["x-request-id"]?.isEmpty == false)
             #expect(r.headers["x-clawgate-overhead-ms"].flatMap(Double.init) != nil)
+            #expect(r.headers["content-length"] == String(r.body.count))
+            // API answers carry nosniff, not the web page's browser policy headers.
+            #expect(r.headers["x-content-type-options"] == "nosniff")
+            #expect(r.headers["content-security-policy"] == nil)
             let j = try r.json()
             #expect(j["object"] as? String == "chat.completion")
             #expect(j["model"] as? String == "fast")
@@ -38,6 +42,7 @@ struct OpenAIRestDoorTests {
             #expect(r.status == 200)
             #expect(r.headers["transfer-encoding"] == "chunked")
             #expect(r.headers["content-type"]?.hasPrefix("text/event-stream") == true)
+            #expect(r.headers["x-content-type-options"] == "nosniff")
             let events = r.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
             #expect(events.last == "data: [DONE]")
             let chunks = try events.dropLast().map { e -> [String: Any] in

@@ -159,6 +159,10 @@ def test_root_serves_web_index(gateway):
     assert r.status == 200
     assert r.getheader("Content-Type", "").startswith("text/html")
     assert data == (WEB_DIR / "index.html").read_bytes()
+    # The page keeps the browser policy headers (API answers carry only nosniff).
+    assert "frame-ancestors 'none'" in r.getheader("content-security-policy", "")
+    assert r.getheader("x-frame-options", "").lower() == "deny"
+    assert r.getheader("x-content-type-options") == "nosniff"
 
 
 def test_static_script_and_style(gateway):
