@@ -49,12 +49,14 @@ public enum JSONFastParser {
 
         mutating func object(depth: Int) -> JSONValue? {
             i += 1
-            var o: [String: JSONValue] = [:]
             skipSpace()
             if i < p.count, p[i] == 0x7D {
                 i += 1
-                return .object(o)
+                return .object([:])
             }
+            // Sized for the usual handful of members: growing from empty rehashed every
+            // request's objects twice.
+            var o = [String: JSONValue](minimumCapacity: 8)
             while true {
                 skipSpace()
                 guard i < p.count, p[i] == 0x22, let key = string() else { return nil }
@@ -79,6 +81,7 @@ public enum JSONFastParser {
         mutating func array(depth: Int) -> JSONValue? {
             i += 1
             var a: [JSONValue] = []
+            a.reserveCapacity(4)
             skipSpace()
             if i < p.count, p[i] == 0x5D {
                 i += 1

@@ -11,8 +11,11 @@ public struct JSONWriter {
 
     /// Starts with `headroom` zero bytes reserved in front (lws writes its frame header there).
     public init(headroom: Int = 0, capacity: Int = 128) {
-        bytes = [UInt8](repeating: 0, count: headroom)
+        // Reserved first, then zeroed: one allocation, not one for the headroom and another
+        // when the capacity is reserved.
+        bytes = []
         bytes.reserveCapacity(headroom + capacity)
+        bytes.append(contentsOf: repeatElement(0, count: headroom))
     }
 
     public mutating func raw(_ s: StaticString) {
