@@ -3,7 +3,7 @@ import Testing
 
 /// The scope that defers client writes while curl delivers upstream bytes.
 struct WriteCoalescerTests {
-    /// Records its flushes, and registers the way connections do: once per scope.
+    /// Records its flushes; queues output the way connections do.
     final class Writer: DeferredWriter {
         let name: String
         let log: Log
@@ -12,11 +12,7 @@ struct WriteCoalescerTests {
 
         func queue(in c: WriteCoalescer) {
             log.events.append("queue \(name)")
-            guard c.isOpen else { return log.events.append("ask lws \(name)") }
-            if !due {
-                due = true
-                c.flushAtEnd(self)
-            }
+            c.outputQueued(by: self, due: &due) { log.events.append("ask lws \(name)") }
         }
 
         func flushDeferred() {
@@ -72,7 +68,8 @@ struct WriteCoalescerTests {
             func flushDeferred() { then() }
         }
         let r = Resumer { b.queue(in: c) }
-        c.coalescing { c.flushAtEnd(r) }
+        var due = false
+        c.coalescing { c.outputQueued(by: r, due: &due) {} }
         // The scope was closed while flushing: b asked lws for a writable callback.
         #expect(log.events == ["queue b", "ask lws b"])
     }

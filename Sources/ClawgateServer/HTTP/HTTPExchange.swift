@@ -107,14 +107,7 @@ final class HTTPExchange: DeferredWriter {
     /// Output is queued: inside a coalescing scope it is written when the scope ends (a stream's
     /// chunks from one upstream read leave in one send), otherwise at lws's writable callback.
     private func requestWrite() {
-        if gateway.writes.isOpen {
-            if !flushDue {
-                flushDue = true
-                gateway.writes.flushAtEnd(self)
-            }
-        } else {
-            lws_callback_on_writable(wsi)
-        }
+        gateway.writes.outputQueued(by: self, due: &flushDue) { lws_callback_on_writable(wsi) }
     }
 
     func flushDeferred() {

@@ -28,9 +28,15 @@ final class WriteCoalescer {
         }
     }
 
-    /// `w` has output queued in this scope; registered once per scope by the writer.
-    func flushAtEnd(_ w: DeferredWriter) {
-        writers.append(w)
+    /// `w` queued output. Inside a scope it is flushed when the scope ends, registered once
+    /// (`due` is the writer's own mark, cleared by its `flushDeferred`); outside, `otherwise`
+    /// runs (the writer asks lws for a writable callback).
+    func outputQueued(by w: DeferredWriter, due: inout Bool, otherwise: () -> Void) {
+        guard isOpen else { return otherwise() }
+        if !due {
+            due = true
+            writers.append(w)
+        }
     }
 }
 

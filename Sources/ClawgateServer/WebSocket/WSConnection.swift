@@ -65,14 +65,7 @@ final class WSConnection: DeferredWriter {
     func enqueue(_ frame: [UInt8]) {
         guard !isClosed else { return }
         out.append(frame)
-        if gateway.writes.isOpen {
-            if !flushDue {
-                flushDue = true
-                gateway.writes.flushAtEnd(self)
-            }
-        } else {
-            lws_callback_on_writable(wsi)
-        }
+        gateway.writes.outputQueued(by: self, due: &flushDue) { lws_callback_on_writable(wsi) }
     }
 
     /// The coalescing scope ended: write what is queued now, unless lws still holds part of an
