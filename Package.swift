@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CLws", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CEpoll"),
 
         // Pure model: no C module, no I/O.
         .target(name: "ClawgateCore", dependencies: [
@@ -28,7 +29,7 @@ let package = Package(
         .target(name: "ClawgateProviders", dependencies: ["ClawgateCore", "CJansson"]),
         // The lws loop, sessions, ingress doors and the libcurl driver.
         .target(name: "ClawgateServer", dependencies: [
-            "ClawgateCore", "ClawgateProviders", "CLws", "CCurl", "CJansson",
+            "ClawgateCore", "ClawgateProviders", "CLws", "CCurl", "CJansson", "CEpoll",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // A provider simulator speaking OpenAI's wire format, for tests and benchmarks.

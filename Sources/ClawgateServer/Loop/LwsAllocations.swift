@@ -28,7 +28,7 @@ struct LwsAllocations {
         p[1].callback = { gatewayWSCallback($0, $1, $2, $3, $4) }
         // Small receive buffers keep idle sessions cheap; bigger messages arrive in pieces.
         p[1].rx_buffer_size = 1024
-        p[2].name = UnsafePointer(string(CurlDriver.fdProtocolName))
+        p[2].name = UnsafePointer(string(UpstreamSockets.protocolName))
         p[2].callback = { gatewayFdCallback($0, $1, $2, $3, $4) }
         return p
     }

@@ -6,7 +6,7 @@ import CLws
 enum HTTPProtocol { static let name = "http" }
 enum WebSocketProtocol { static let name = "clawgate.v1" }
 
-/// The object a wsi carries in its opaque user data (a connection, an exchange, an fd watch),
+/// The object a wsi carries in its opaque user data (a connection, an exchange, the upstream socket set),
 /// borrowed.
 func opaqueOwner<T: AnyObject>(of wsi: OpaquePointer, as _: T.Type) -> T? {
     guard let p = lws_get_opaque_user_data(wsi) else { return nil }
@@ -35,18 +35,10 @@ func gatewayFdCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ 
     guard let wsi else { return 0 }
     switch reason {
     case LWS_CALLBACK_RAW_RX_FILE:
-        opaqueOwner(of: wsi, as: FdWatch.self)?.readable()
-        return 0
-    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-        opaqueOwner(of: wsi, as: FdWatch.self)?.writable()
+        opaqueOwner(of: wsi, as: UpstreamSockets.self)?.collect()
         return 0
     case LWS_CALLBACK_RAW_CLOSE_FILE:
-        if let p = lws_get_opaque_user_data(wsi) {
-            lws_set_opaque_user_data(wsi, nil)
-            let watch = Unmanaged<FdWatch>.fromOpaque(p)
-            watch.takeUnretainedValue().closedByLoop()
-            watch.release()  // the wsi's reference
-        }
+        opaqueOwner(of: wsi, as: UpstreamSockets.self)?.watchClosed()
         return 0
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         // lws_cancel_service woke the loop; the loop condition reads the stop flag.

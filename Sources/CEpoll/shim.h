@@ -1,0 +1,36 @@
+#ifndef CEPOLL_SHIM_H
+#define CEPOLL_SHIM_H
+#include <sys/epoll.h>
+#include <stdint.h>
+#include <unistd.h>
+
+/* struct epoll_event is packed and holds a union: fill and read it here, so Swift only sees
+ * plain integers. */
+
+enum {
+    CEPOLL_IN = EPOLLIN, CEPOLL_OUT = EPOLLOUT, CEPOLL_ERR = EPOLLERR, CEPOLL_HUP = EPOLLHUP,
+    CEPOLL_CTL_ADD = EPOLL_CTL_ADD, CEPOLL_CTL_MOD = EPOLL_CTL_MOD, CEPOLL_CTL_DEL = EPOLL_CTL_DEL,
+    CEPOLL_BATCH = 64
+};
+
+static inline int cepoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+static inline int cepoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event e;
+    e.events = events;
+    e.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &e);
+}
+
+/* Never blocks; returns up to CEPOLL_BATCH ready entries as (events, data) pairs. */
+static inline int cepoll_collect(int epfd, uint32_t *events, uint64_t *data) {
+    struct epoll_event ready[CEPOLL_BATCH];
+    int n = epoll_wait(epfd, ready, CEPOLL_BATCH, 0);
+    for (int i = 0; i < n; i++) {
+        events[i] = ready[i].events;
+        data[i] = ready[i].data.u64;
+    }
+    return n;
+}
+
+#endif

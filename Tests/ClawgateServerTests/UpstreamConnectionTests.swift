@@ -1,0 +1,52 @@
+import ClawgateCore
+@testable import ClawgateServer
+import Foundation
+import Testing
+
+/// The gateway's upstream connections: kept alive between requests, and replaced when the
+/// provider hangs up on one that sat idle in curl's pool.
+@Suite(.serialized)
+struct UpstreamConnectionTests {
+    private func withGateway(upstream: ScriptedUpstream, _ body: (Int) throws -> Void) throws {
+        let provider = ProviderConfig(name: "scripted", kind: .openaiCompatible, baseURL: "http://127.0.0.1:\(upstream.port)/v1", apiKey: "k")
+        let alias = ModelAlias(name: "m", strategy: .fallback, deployments: [Deployment(provider: "scripted", model: "scripted")], fallbacks: [])
+        // A connect timeout longer than the test client's own (20 s): a socket the loop stops
+        // watching shows as a failed request, not as a slow retry.
+        let config = GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: 0), providers: [provider], models: [alias],
+                                   limits: Limits(connectTimeoutMs: 60000))
+        let gateway = Gateway(options: GatewayOptions(config: config, webRoot: nil, log: GatewayLog(minimum: .error)))
+        let port = try gateway.start()
+        defer {
+            gateway.stop()
+            gateway.waitUntilStopped()
+            upstream.stop()
+        }
+        try body(port)
+    }
+
+    private func ask(_ port: Int) throws -> String? {
+        let r = TestHTTP.request("POST", port: port, path: "/v1/chat/completions",
+                                 body: #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(r.status == 200, "\(r.text)")
+        let choice = (try r.json()["choices"] as? [[String: Any]])?.first
+        return (choice?["message"] as? [String: Any])?["content"] as? String
+    }
+
+    @Test func requestsInTurnShareOneUpstreamConnection() throws {
+        let upstream = try ScriptedUpstream(hangUpAfterEachAnswer: false)
+        try withGateway(upstream: upstream) { port in
+            for _ in 0..<3 { let reply = try ask(port); #expect(reply == ScriptedUpstream.reply) }
+            #expect(upstream.answers == 3)
+            #expect(upstream.connections == 1)
+        }
+    }
+
+    @Test func anIdleConnectionTheProviderClosedIsReplaced() throws {
+        let upstream = try ScriptedUpstream(hangUpAfterEachAnswer: true)
+        try withGateway(upstream: upstream) { port in
+            for _ in 0..<3 { let reply = try ask(port); #expect(reply == ScriptedUpstream.reply) }
+            #expect(upstream.answers == 3)
+            #expect(upstream.connections == 3)
+        }
+    }
+}
