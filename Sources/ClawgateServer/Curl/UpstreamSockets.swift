@@ -97,7 +97,8 @@ final class UpstreamSockets {
     func collect() {
         // Bytes that arrived while a batch was being relayed are taken too, before lws's next
         // poll() (which costs ~0.25 µs per open descriptor); bounded, so clients are read soon.
-        for _ in 0..<8 where collectBatch() > 0 {}
+        var rounds = 0
+        while rounds < 8, collectBatch() > 0 { rounds += 1 }
     }
 
     private func collectBatch() -> Int {
