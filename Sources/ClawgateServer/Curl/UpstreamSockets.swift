@@ -31,9 +31,6 @@ final class UpstreamSockets {
     /// Hands a ready socket to curl (`CURL_CSELECT_*` bits).
     private let onReady: (curl_socket_t, Int32) -> Void
 
-    /// The descriptors in the set, parked ones included (for tests and metrics).
-    private(set) var count = 0
-
     init(vhost: OpaquePointer, onReady: @escaping (curl_socket_t, Int32) -> Void) throws {
         self.onReady = onReady
         epfd = cepoll_create()
@@ -75,12 +72,16 @@ final class UpstreamSockets {
         if slots[Int(fd)].registered == 0 {
             nextGeneration &+= 1
             slots[Int(fd)].generation = nextGeneration
-            if control(Int32(CEPOLL_CTL_ADD), fd, wanted) != 0, errno == EEXIST {
-                _ = control(Int32(CEPOLL_CTL_MOD), fd, wanted)
-            }
-            count += 1
-        } else {
-            _ = control(Int32(CEPOLL_CTL_MOD), fd, wanted)
+        }
+        // ADD when we think it is out of the set, MOD when in; each falls back to the other
+        // should the kernel disagree.
+        let (first, second) = slots[Int(fd)].registered == 0
+            ? (Int32(CEPOLL_CTL_ADD), Int32(CEPOLL_CTL_MOD)) : (Int32(CEPOLL_CTL_MOD), Int32(CEPOLL_CTL_ADD))
+        guard control(first, fd, wanted) == 0 || control(second, fd, wanted) == 0 else {
+            // Not watched: curl's connect and the call's first-token timeouts end the transfer
+            // with an error; nothing waits forever.
+            slots[Int(fd)].registered = 0
+            return
         }
         slots[Int(fd)].registered = wanted
     }
@@ -130,7 +131,6 @@ final class UpstreamSockets {
         guard slots[Int(fd)].registered != 0 else { return }
         _ = control(Int32(CEPOLL_CTL_DEL), fd, 0)
         slots[Int(fd)].registered = 0
-        count -= 1
     }
 
     private func control(_ op: Int32, _ fd: curl_socket_t, _ events: UInt32) -> Int32 {
