@@ -53,6 +53,9 @@ final class UpstreamSockets {
         if let watch { lws_set_opaque_user_data(watch, nil) }
         watch = nil
         Glibc.close(epfd)
+    }
+
+    deinit {
         readyEvents.deallocate()
         readyData.deallocate()
     }
