@@ -344,7 +344,7 @@ enum RawClient {
     struct Failure: Error { var call: String }
 
     static func connect(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, streamSocketType, 0)
         guard fd >= 0 else { throw Failure(call: "socket") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)

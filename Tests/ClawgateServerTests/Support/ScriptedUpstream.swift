@@ -19,7 +19,7 @@ final class ScriptedUpstream: @unchecked Sendable {
 
     init(hangUpAfterEachAnswer: Bool) throws {
         self.hangUpAfterEachAnswer = hangUpAfterEachAnswer
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = socket(AF_INET, streamSocketType, 0)
         self.listener = listener
         var one: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))

@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 
+/// SOCK_STREAM's value on Linux, spelled out: a clean build of this target could fail to see the
+/// constant in one file (which clang module owns the glibc header declaring it depends on the
+/// compiler's batching), while the same line compiled in others.
+let streamSocketType: Int32 = 1
+
 /// A small blocking WebSocket client over a POSIX socket, so the in-process tests can drive
 /// the hub frame by frame (and misbehave on purpose: stop reading, drop the link).
 final class TestWebSocket {
@@ -11,7 +16,7 @@ final class TestWebSocket {
     private(set) var closeCode: UInt16?
 
     init(port: Int, path: String = "/v1/ws", headers: [String] = [], receiveBufferBytes: Int? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, streamSocketType, 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         if var size = receiveBufferBytes.map({ Int32($0) }) {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
