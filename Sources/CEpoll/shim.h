@@ -1,6 +1,7 @@
 #ifndef CEPOLL_SHIM_H
 #define CEPOLL_SHIM_H
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -31,6 +32,15 @@ static inline int cepoll_collect(int epfd, uint32_t *events, uint64_t *data) {
         data[i] = ready[i].data.u64;
     }
     return n;
+}
+
+/* Whether fd is an IP socket. curl closes those through CURLOPT_CLOSESOCKETFUNCTION; its other
+ * descriptors (the threaded resolver's socketpair) it closes itself, unannounced. */
+static inline int cepoll_is_ip_socket(int fd) {
+    int domain = 0;
+    socklen_t len = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return 0;
+    return domain == AF_INET || domain == AF_INET6;
 }
 
 #endif

@@ -36,7 +36,7 @@ struct UpstreamConnectionTests {
         let upstream = try ScriptedUpstream(hangUpAfterEachAnswer: false)
         try withGateway(upstream: upstream) { port in
             for _ in 0..<3 { let reply = try ask(port); #expect(reply == ScriptedUpstream.reply) }
-            #expect(upstream.answers == 3)
+            #expect(upstream.requests == 3)
             #expect(upstream.connections == 1)
         }
     }
@@ -45,7 +45,7 @@ struct UpstreamConnectionTests {
         let upstream = try ScriptedUpstream(hangUpAfterEachAnswer: true)
         try withGateway(upstream: upstream) { port in
             for _ in 0..<3 { let reply = try ask(port); #expect(reply == ScriptedUpstream.reply) }
-            #expect(upstream.answers == 3)
+            #expect(upstream.requests == 3)
             #expect(upstream.connections == 3)
         }
     }

@@ -44,7 +44,8 @@ final class CurlDriver {
         // that closes idle keep-alive connections it will want a moment later (measured: 616
         // connections for 5,000 requests at concurrency 50). A fixed, generous cache keeps them.
         try curlCheck(ccurl_multi_setopt_long(m, CURLMOPT_MAXCONNECTS, 4096), "CURLMOPT_MAXCONNECTS")
-        sockets = try UpstreamSockets(vhost: vhost) { [unowned self] fd, action in self.socketAction(fd, action) }
+        sockets = try UpstreamSockets { [unowned self] fd, action in self.socketAction(fd, action) }
+        try sockets.attach(to: vhost)
     }
 
     /// Cancels every transfer without completing it, then frees curl. Call before the lws

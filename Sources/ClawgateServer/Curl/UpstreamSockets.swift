@@ -8,10 +8,14 @@ import Glibc
 ///   upstream sockets were half of them, scanned on every token.
 /// - One wake-up collects every upstream that has bytes, instead of one lws service turn each.
 ///
-/// Interest is dropped lazily. When curl parks a kept-alive connection in its pool it stops
-/// caring about the socket, but the socket stays in the set; reusing the connection then costs
-/// no epoll_ctl. If a parked socket fires (the upstream closed it), it leaves the set, and curl
-/// checks the connection before reusing it anyway. Only touched on the lws service thread.
+/// Interest in connections is dropped lazily. When curl parks a kept-alive connection in its
+/// pool it stops caring about the socket, but the socket stays in the set; reusing the
+/// connection then costs no epoll_ctl. If a parked socket fires (the upstream closed it), it
+/// leaves the set, and curl checks the connection before reusing it anyway. Only IP sockets are
+/// kept like that: curl closes them through the close-socket callback (`closing`), so the set
+/// always knows when a number is free again. Anything else curl watches (the threaded
+/// resolver's socketpair) it closes unannounced, so that leaves the set as soon as curl stops
+/// caring. Only touched on the lws service thread.
 final class UpstreamSockets {
     /// What epoll and curl know about one descriptor. `generation` tells an event for a
     /// descriptor from one for an earlier socket that had the same number.
@@ -19,6 +23,7 @@ final class UpstreamSockets {
         var generation: UInt32 = 0
         var registered: UInt32 = 0  // the epoll mask; 0 = not in the set
         var wanted: UInt32 = 0  // what curl waits for; 0 = parked or forgotten
+        var parksLazily = false  // an IP socket, whose close curl announces
     }
 
     static let protocolName = "clawgate-upstream-sockets"
@@ -31,18 +36,20 @@ final class UpstreamSockets {
     /// Hands a ready socket to curl (`CURL_CSELECT_*` bits).
     private let onReady: (curl_socket_t, Int32) -> Void
 
-    init(vhost: OpaquePointer, onReady: @escaping (curl_socket_t, Int32) -> Void) throws {
+    init(onReady: @escaping (curl_socket_t, Int32) -> Void) throws {
         self.onReady = onReady
         epfd = cepoll_create()
         guard epfd >= 0 else { throw CurlError(call: "epoll_create1", message: String(cString: strerror(errno))) }
-        // lws owns a duplicate (and closes it with the context); the original stays ours until
-        // curl has closed its last socket.
+    }
+
+    /// Has lws watch the set. lws owns a duplicate of its descriptor (and closes it with the
+    /// context); the original stays ours until curl has closed its last socket.
+    func attach(to vhost: OpaquePointer) throws {
         let dup = clws_dup_cloexec(epfd)
         guard dup >= 0,
               let w = clws_adopt_raw_file(vhost, dup, UpstreamSockets.protocolName, Unmanaged.passUnretained(self).toOpaque())
         else {
             if dup >= 0 { Glibc.close(dup) }
-            Glibc.close(epfd)
             throw CurlError(call: "lws_adopt_descriptor_vhost", message: "could not watch the upstream socket set")
         }
         watch = w
@@ -71,10 +78,15 @@ final class UpstreamSockets {
         default: 0
         }
         slots[Int(fd)].wanted = wanted
-        guard wanted != 0, slots[Int(fd)].registered != wanted else { return }
+        if wanted == 0 {
+            if !slots[Int(fd)].parksLazily { forget(fd) }
+            return
+        }
+        guard slots[Int(fd)].registered != wanted else { return }
         if slots[Int(fd)].registered == 0 {
             nextGeneration &+= 1
             slots[Int(fd)].generation = nextGeneration
+            slots[Int(fd)].parksLazily = cepoll_is_ip_socket(fd) != 0
         }
         // ADD when we think it is out of the set, MOD when in; each falls back to the other
         // should the kernel disagree.

@@ -10,10 +10,12 @@ final class ScriptedUpstream: @unchecked Sendable {
     private let hangUpAfterEachAnswer: Bool
     private let lock = NSLock()
     private var accepted = 0
-    private var answered = 0
+    private var received = 0
 
     var connections: Int { lock.withLock { accepted } }
-    var answers: Int { lock.withLock { answered } }
+    /// Requests read; counted before the answer is written, so a client holding the answer
+    /// sees its request counted.
+    var requests: Int { lock.withLock { received } }
 
     static let reply = "scripted reply"
 
@@ -77,9 +79,9 @@ final class ScriptedUpstream: @unchecked Sendable {
                 + "data: " + chunk + #""delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"# + "\n\n"
                 + "data: [DONE]\n\n"
             let answer = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+            lock.withLock { received += 1 }
             let sent = answer.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
             guard sent > 0 else { return }
-            lock.withLock { answered += 1 }
             if hangUpAfterEachAnswer { return }
         }
     }

@@ -1,0 +1,100 @@
+import CCurl
+@testable import ClawgateServer
+import Foundation
+import Glibc
+import Testing
+
+/// The epoll set of curl's sockets on its own, driven the way curl's socket callback drives it.
+@Suite(.serialized) struct UpstreamSocketsTests {
+    private final class Seen { var ready: [(fd: Int32, action: Int32)] = [] }
+
+    private func makeSet() throws -> (UpstreamSockets, Seen) {
+        let seen = Seen()
+        let set = try UpstreamSockets { fd, action in
+            seen.ready.append((fd, action))
+            // Like curl, read what is there: the set is level-triggered.
+            var buffer = [UInt8](repeating: 0, count: 64)
+            _ = read(fd, &buffer, buffer.count)
+        }
+        return (set, seen)
+    }
+
+    private func pair(_ type: Int32 = streamSocketType) throws -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        try #require(socketpair(AF_UNIX, type, 0, &fds) == 0)
+        return (fds[0], fds[1])
+    }
+
+    private func poke(_ fd: Int32) { _ = write(fd, "x", 1) }
+
+    @Test func aReadySocketIsHandedToCurl() throws {
+        let (set, seen) = try makeSet()
+        defer { set.close() }
+        let (a, b) = try pair()
+        defer { close(a); close(b) }
+        set.interestChanged(a, what: CURL_POLL_IN)
+        set.collect()
+        #expect(seen.ready.isEmpty)
+        poke(b)
+        set.collect()
+        #expect(seen.ready.map(\.fd) == [a])
+        #expect(seen.ready.first.map { $0.action & CURL_CSELECT_IN != 0 } == true)
+    }
+
+    /// curl's threaded resolver watches a socketpair and closes it itself, without the
+    /// close-socket callback. A new socket that gets the same number must still be watched.
+    @Test func aDescriptorCurlClosesUnannouncedIsNotMistakenForItsSuccessor() throws {
+        let (set, seen) = try makeSet()
+        defer { set.close() }
+        let (a, b) = try pair()
+        set.interestChanged(a, what: CURL_POLL_IN)
+        set.interestChanged(a, what: CURL_POLL_REMOVE)
+        // The successor takes the number in one step (dup2 closes the old socket first), as a
+        // new socket would once the old one is closed.
+        let (c, d) = try pair()
+        try #require(dup2(c, a) == a)
+        close(c)
+        close(b)
+        defer { close(a); close(d) }
+        set.interestChanged(a, what: CURL_POLL_IN)
+        poke(d)
+        set.collect()
+        #expect(seen.ready.map(\.fd) == [a])
+    }
+
+    /// An IP socket curl parks stays in the set (no epoll_ctl on reuse); when it fires while
+    /// parked, curl is not told, and it is watched again once curl wants it.
+    @Test func aParkedConnectionThatFiresIsDroppedThenWatchedAgainOnReuse() throws {
+        let listener = socket(AF_INET, streamSocketType, 0)
+        defer { close(listener) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, len) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &len) == 0
+            }
+        }
+        try #require(listening)
+        let client = socket(AF_INET, streamSocketType, 0)
+        defer { close(client) }
+        let connected = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, len) == 0 }
+        }
+        try #require(connected)
+        let server = accept(listener, nil, nil)
+        defer { close(server) }
+
+        let (set, seen) = try makeSet()
+        defer { set.close() }
+        set.interestChanged(client, what: CURL_POLL_IN)
+        set.interestChanged(client, what: CURL_POLL_REMOVE)  // parked in curl's pool
+        poke(server)
+        set.collect()
+        #expect(seen.ready.isEmpty, "a parked connection's bytes are not curl's business")
+        set.interestChanged(client, what: CURL_POLL_IN)  // reused
+        set.collect()
+        #expect(seen.ready.map(\.fd) == [client], "the unread byte is reported once curl wants the socket again")
+    }
+}
