@@ -32,21 +32,18 @@ struct UpstreamConnectionTests {
         return (choice?["message"] as? [String: Any])?["content"] as? String
     }
 
-    @Test func requestsInTurnShareOneUpstreamConnection() throws {
-        let upstream = try ScriptedUpstream(hangUpAfterEachAnswer: false)
+    /// Kept alive, three requests in turn share one upstream connection; when the provider hangs
+    /// up after each answer, each next request gets a new connection and still succeeds.
+    @Test(arguments: [(hangsUp: false, connections: 1), (hangsUp: true, connections: 3)])
+    func threeRequestsInTurn(provider: (hangsUp: Bool, connections: Int)) throws {
+        let upstream = try ScriptedUpstream(hangUpAfterEachAnswer: provider.hangsUp)
         try withGateway(upstream: upstream) { port in
-            for _ in 0..<3 { let reply = try ask(port); #expect(reply == ScriptedUpstream.reply) }
+            for _ in 0..<3 {
+                let reply = try ask(port)
+                #expect(reply == ScriptedUpstream.reply)
+            }
             #expect(upstream.requests == 3)
-            #expect(upstream.connections == 1)
-        }
-    }
-
-    @Test func anIdleConnectionTheProviderClosedIsReplaced() throws {
-        let upstream = try ScriptedUpstream(hangUpAfterEachAnswer: true)
-        try withGateway(upstream: upstream) { port in
-            for _ in 0..<3 { let reply = try ask(port); #expect(reply == ScriptedUpstream.reply) }
-            #expect(upstream.requests == 3)
-            #expect(upstream.connections == 3)
+            #expect(upstream.connections == provider.connections)
         }
     }
 }

@@ -70,35 +70,34 @@ final class UpstreamSockets {
     /// curl's CURLMOPT_SOCKETFUNCTION.
     func interestChanged(_ fd: curl_socket_t, what: Int32) {
         guard fd >= 0 else { return }
-        if Int(fd) >= slots.count { slots.append(contentsOf: repeatElement(Slot(), count: Int(fd) + 1 - slots.count)) }
+        let i = Int(fd)
+        if i >= slots.count { slots.append(contentsOf: repeatElement(Slot(), count: i + 1 - slots.count)) }
         let wanted: UInt32 = switch what {
         case CURL_POLL_IN: UInt32(CEPOLL_IN)
         case CURL_POLL_OUT: UInt32(CEPOLL_OUT)
         case CURL_POLL_INOUT: UInt32(CEPOLL_IN) | UInt32(CEPOLL_OUT)
         default: 0
         }
-        slots[Int(fd)].wanted = wanted
+        slots[i].wanted = wanted
         if wanted == 0 {
-            if !slots[Int(fd)].parksLazily { forget(fd) }
+            if !slots[i].parksLazily { forget(fd) }
             return
         }
-        guard slots[Int(fd)].registered != wanted else { return }
-        if slots[Int(fd)].registered == 0 {
+        let registered = slots[i].registered
+        guard registered != wanted else { return }
+        if registered == 0 {
             nextGeneration &+= 1
-            slots[Int(fd)].generation = nextGeneration
-            slots[Int(fd)].parksLazily = cepoll_is_ip_socket(fd) != 0
+            slots[i].generation = nextGeneration
+            slots[i].parksLazily = cepoll_is_ip_socket(fd) != 0
         }
         // ADD when we think it is out of the set, MOD when in; each falls back to the other
         // should the kernel disagree.
-        let (first, second) = slots[Int(fd)].registered == 0
+        let (first, second) = registered == 0
             ? (Int32(CEPOLL_CTL_ADD), Int32(CEPOLL_CTL_MOD)) : (Int32(CEPOLL_CTL_MOD), Int32(CEPOLL_CTL_ADD))
-        guard control(first, fd, wanted) == 0 || control(second, fd, wanted) == 0 else {
-            // Not watched: curl's connect and the call's first-token timeouts end the transfer
-            // with an error; nothing waits forever.
-            slots[Int(fd)].registered = 0
-            return
-        }
-        slots[Int(fd)].registered = wanted
+        // Not watched when both fail: curl's connect and the call's first-token timeouts end
+        // the transfer with an error; nothing waits forever.
+        let watched = control(first, fd, wanted) == 0 || control(second, fd, wanted) == 0
+        slots[i].registered = watched ? wanted : 0
     }
 
     /// curl is about to close `fd` (CURLOPT_CLOSESOCKETFUNCTION).
