@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CEpoll"),
+        // lws's own poll() served from an epoll set (the one piece of C with code of its own).
+        .target(name: "LwsEpoll"),
 
         // Pure model: no C module, no I/O.
         .target(name: "ClawgateCore", dependencies: [
@@ -29,7 +31,7 @@ let package = Package(
         .target(name: "ClawgateProviders", dependencies: ["ClawgateCore", "CJansson"]),
         // The lws loop, sessions, ingress doors and the libcurl driver.
         .target(name: "ClawgateServer", dependencies: [
-            "ClawgateCore", "ClawgateProviders", "CLws", "CCurl", "CJansson", "CEpoll",
+            "ClawgateCore", "ClawgateProviders", "CLws", "CCurl", "CJansson", "CEpoll", "LwsEpoll",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // A provider simulator speaking OpenAI's wire format, for tests and benchmarks.
@@ -50,6 +52,6 @@ let package = Package(
         .testTarget(name: "ClawgateCoreTests", dependencies: ["ClawgateCore"]),
         .testTarget(name: "ClawgateProvidersTests", dependencies: ["ClawgateProviders", "ClawgateCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ClawgateServerTests", dependencies: ["ClawgateServer", "ClawgateSim", "ClawgateCore", "CCurl"]),
+        .testTarget(name: "ClawgateServerTests", dependencies: ["ClawgateServer", "ClawgateSim", "ClawgateCore", "CCurl", "LwsEpoll"]),
     ]
 )

@@ -1,6 +1,7 @@
 import CLws
 import ClawgateCore
 import Foundation
+import LwsEpoll
 import Synchronization
 
 /// What a gateway needs to start.
@@ -11,12 +12,17 @@ public struct GatewayOptions: Sendable {
     /// Start-up findings shown by `/readyz` when the gateway cannot serve (e.g. no provider).
     public var notes: [String]
     public var log: GatewayLog
+    /// From how many descriptors in lws's table the loop waits in epoll instead of poll()
+    /// (back to poll() below half of it); nil: always poll(). See LwsEpoll.
+    public var epollFrom: Int?
 
-    public init(config: GatewayConfig, webRoot: String? = nil, notes: [String] = [], log: GatewayLog = GatewayLog()) {
+    public init(config: GatewayConfig, webRoot: String? = nil, notes: [String] = [], log: GatewayLog = GatewayLog(),
+                epollFrom: Int? = 64) {
         self.config = config
         self.webRoot = webRoot
         self.notes = notes
         self.log = log
+        self.epollFrom = epollFrom
     }
 }
 
@@ -42,6 +48,9 @@ public final class Gateway: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var startError: String?  // written before `startup` is signalled, read after
     private var thread: Thread?
+    /// Serves lws's poll() from an epoll set on the service thread; its counters are readable
+    /// from any thread.
+    private let loopWait: OpaquePointer?
 
     // Loop-owned state.
     private(set) var context: OpaquePointer!
@@ -73,6 +82,21 @@ public final class Gateway: @unchecked Sendable {
         self.options = options
         config = options.config
         router = Router(config: options.config, now: MonotonicClock.nowMs)
+        loopWait = options.epollFrom.flatMap { from in
+            let on = UInt32(clamping: max(from, 0))
+            return clawgate_lws_epoll_create(on, on / 2)
+        }
+    }
+
+    deinit {
+        if let loopWait { clawgate_lws_epoll_free(loopWait) }
+    }
+
+    /// How the service thread has waited so far.
+    public var loopWaitStats: LoopWaitStats {
+        var s = clawgate_lws_epoll_stats()
+        if let loopWait { clawgate_lws_epoll_read_stats(loopWait, &s) }
+        return LoopWaitStats(s)
     }
 
     /// The bound port once listening (0 before).
@@ -124,6 +148,7 @@ public final class Gateway: @unchecked Sendable {
         ready.store(hasProviders, ordering: .releasing)
         log.info("gateway listening", ["listen": "\(config.listen.host):\(listenPort)", "providers": "\(config.providers.count)"])
         startup.signal()
+        if let loopWait { clawgate_lws_epoll_begin(loopWait, curl.watchedDescriptor) }
         while !stopping.load(ordering: .acquiring) {
             if lws_service(context, 0) < 0 { break }
         }
@@ -185,6 +210,7 @@ public final class Gateway: @unchecked Sendable {
         housekeeping = nil
         curl.shutdown()
         lws_context_destroy(context)
+        if let loopWait { clawgate_lws_epoll_end(loopWait) }
         cAllocations.free()
         log.info("gateway stopped")
     }

@@ -288,6 +288,40 @@ struct WebSocketHubTests {
         #expect(h.eventually { h.simulator.stats.aborted == 1 })
     }
 
+    /// From `epollFrom` descriptors the loop waits in epoll (LwsEpoll). Sessions that leave
+    /// free numbers that new ones take while the set is live; below half the threshold the
+    /// loop is on poll() again, and every chat is served throughout.
+    @Test func sessionsComeAndGoAcrossTheEpollLoop() throws {
+        let h = try GatewayHarness(models: Self.models, epollFrom: 16)
+        defer { h.shutdown() }
+        func sessions(_ n: Int) -> Bool {
+            TestHTTP.request(port: h.port, path: "/metrics").text.contains("clawgate_sessions \(n)\n")
+        }
+        func chatOnEach(_ clients: [TestWebSocket]) throws {
+            for (i, ws) in clients.enumerated() { try ws.send(["type": "chat", "id": "c\(i)", "model": "fast", "prompt": "x"]) }
+            for (i, ws) in clients.enumerated() {
+                let frames = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
+                #expect(frames.last?["type"] as? String == "done")
+                #expect(text(of: frames, id: "c\(i)") == "w0 w1 w2 w3 w4")
+            }
+        }
+        var clients = try (0..<30).map { _ in try h.connect() }
+        try chatOnEach(clients)
+        #expect(h.gateway.loopWaitStats.epollTurns > 0)
+        clients.removeLast(10)
+        #expect(h.eventually { sessions(20) })
+        clients += try (0..<10).map { _ in try h.connect() }
+        try chatOnEach(clients)
+        clients.removeLast(28)
+        #expect(h.eventually { sessions(2) })
+        let quiet = h.gateway.loopWaitStats
+        try chatOnEach(clients)
+        let after = h.gateway.loopWaitStats
+        #expect(after.pollTurns > quiet.pollTurns)
+        #expect(after.rebuilds == 0)
+        #expect(after.fallbacks == 0)
+    }
+
     @Test func anUnreachableProviderIsAnUpstreamError() throws {
         // A port that was just bound and released: nothing listens there.
         let probe = try GatewayHarness(models: [("x", ["sim"])])

@@ -14,6 +14,8 @@ final class CurlDriver {
     private let writes: WriteCoalescer
 
     var activeCount: Int { active.count }
+    /// A descriptor only lws's poll table holds (LwsEpoll recognises the table by it).
+    var watchedDescriptor: Int32 { sockets.watchedDescriptor }
 
     init(context: OpaquePointer, vhost: OpaquePointer, writes: WriteCoalescer) throws {
         guard let m = curl_multi_init() else { throw CurlError(call: "curl_multi_init", message: "out of memory") }

@@ -29,6 +29,8 @@ final class UpstreamSockets {
     static let protocolName = "clawgate-upstream-sockets"
     private let epfd: Int32
     private var watch: OpaquePointer?
+    /// lws's duplicate of the set's descriptor: in lws's poll table and nowhere else.
+    private(set) var watchedDescriptor: Int32 = -1
     private var slots: [Slot] = []
     private var nextGeneration: UInt32 = 0
     private let readyEvents = UnsafeMutablePointer<UInt32>.allocate(capacity: Int(CEPOLL_BATCH))
@@ -53,6 +55,7 @@ final class UpstreamSockets {
             throw CurlError(call: "lws_adopt_descriptor_vhost", message: "could not watch the upstream socket set")
         }
         watch = w
+        watchedDescriptor = dup
     }
 
     /// After curl has closed every socket (curl_multi_cleanup).

@@ -9,9 +9,12 @@ final class GatewayHarness {
     let gateway: Gateway
     let port: Int
 
-    /// `models`: alias → simulator model names (directives), tried in order.
+    /// `models`: alias → simulator model names (directives), tried in order. `epollFrom` is 0
+    /// by default, so every in-process test runs its loop on the epoll set that serves lws's
+    /// poll() (LwsEpoll); the end-to-end tests run the binary's default, poll() below 64
+    /// descriptors.
     init(models: [(String, [String])], fallbacks: [String: [String]] = [:], limits: Limits = Limits(),
-         webRoot: String? = nil) throws {
+         webRoot: String? = nil, epollFrom: Int? = 0) throws {
         simulator = OpenAISimulator(options: SimulatorOptions(apiKey: "sim-secret"))
         let simPort = try simulator.start()
         let provider = ProviderConfig(name: "sim", kind: .openaiCompatible, baseURL: "http://127.0.0.1:\(simPort)/v1", apiKey: "sim-secret")
@@ -22,7 +25,8 @@ final class GatewayHarness {
         }
         let config = GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: 0), providers: [provider],
                                    models: aliases, limits: limits)
-        gateway = Gateway(options: GatewayOptions(config: config, webRoot: webRoot, log: GatewayLog(minimum: .error)))
+        gateway = Gateway(options: GatewayOptions(config: config, webRoot: webRoot, log: GatewayLog(minimum: .error),
+                                                  epollFrom: epollFrom))
         port = try gateway.start()
     }
 

@@ -1,0 +1,218 @@
+#define _GNU_SOURCE
+#include "lws_epoll.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* glibc's own entry points, exported beside the weak poll/close this file overrides. */
+extern int __poll(struct pollfd *fds, nfds_t nfds, int timeout);
+extern int __close(int fd);
+
+/* What the set holds for one descriptor number. */
+struct slot {
+    uint32_t registered; /* the epoll mask + 1; 0 = not in the set */
+    uint32_t generation; /* tells this registration's events from an earlier one's */
+    uint32_t seen;       /* the turn that last found the number in lws's table */
+    uint32_t position;   /* its index in lws's table on that turn */
+};
+
+struct clawgate_lws_epoll {
+    int marker;
+    uint32_t on, off;
+    const struct pollfd *table; /* lws's pt->fds, once recognised */
+    int epfd;                   /* -1 while the table goes to poll() */
+    int refused;                /* epoll refused a descriptor: poll() from now on */
+    int rebuild;                /* a stale registration fired: start a fresh set */
+    uint32_t turn;
+    uint32_t next_generation;
+    uint32_t capacity;
+    struct slot *slots;
+    struct clawgate_lws_epoll_stats stats;
+};
+
+static __thread struct clawgate_lws_epoll *current;
+
+enum { READY_BATCH = 256 };
+
+static void count(uint64_t *counter, uint64_t by) { __atomic_fetch_add(counter, by, __ATOMIC_RELAXED); }
+
+static int grow(struct clawgate_lws_epoll *m, int fd) {
+    uint32_t capacity = m->capacity ? m->capacity : 1024;
+    while (capacity <= (uint32_t)fd) capacity *= 2;
+    struct slot *slots = realloc(m->slots, capacity * sizeof(struct slot));
+    if (!slots) return -1;
+    memset(slots + m->capacity, 0, (capacity - m->capacity) * sizeof(struct slot));
+    m->slots = slots;
+    m->capacity = capacity;
+    return 0;
+}
+
+static void close_set(struct clawgate_lws_epoll *m) {
+    if (m->epfd >= 0) __close(m->epfd);
+    m->epfd = -1;
+    for (uint32_t i = 0; i < m->capacity; i++) m->slots[i].registered = 0;
+}
+
+static int open_set(struct clawgate_lws_epoll *m) {
+    m->epfd = epoll_create1(EPOLL_CLOEXEC);
+    return m->epfd >= 0 ? 0 : -1;
+}
+
+/* Makes the set wait for `events` on fd. MOD first when the number is known (the common
+ * change: lws toggling POLLOUT); ADD when the kernel has no registration for it, which is
+ * also where a reused number starts. */
+static int watch(struct clawgate_lws_epoll *m, int fd, struct slot *s, uint32_t events) {
+    struct epoll_event e = { .events = events };
+    if (s->registered) {
+        e.data.u64 = ((uint64_t)s->generation << 32) | (uint32_t)fd;
+        count(&m->stats.ctl_calls, 1);
+        if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &e) == 0) {
+            s->registered = events + 1;
+            return 0;
+        }
+        if (errno != ENOENT) return -1;
+    }
+    s->generation = ++m->next_generation;
+    e.data.u64 = ((uint64_t)s->generation << 32) | (uint32_t)fd;
+    count(&m->stats.ctl_calls, 1);
+    int r = epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &e);
+    if (r != 0 && errno == EEXIST) {
+        /* Still the same open socket (its close went unseen): take it over. */
+        count(&m->stats.ctl_calls, 1);
+        r = epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &e);
+    }
+    if (r != 0) return -1;
+    s->registered = events + 1;
+    return 0;
+}
+
+static int give_up(struct clawgate_lws_epoll *m, struct pollfd *fds, nfds_t n, int timeout) {
+    m->refused = 1;
+    close_set(m);
+    count(&m->stats.fallbacks, 1);
+    count(&m->stats.poll_turns, 1);
+    return __poll(fds, n, timeout);
+}
+
+static int mirrored_poll(struct clawgate_lws_epoll *m, struct pollfd *fds, nfds_t n, int timeout) {
+    if (m->refused) {
+        count(&m->stats.poll_turns, 1);
+        return __poll(fds, n, timeout);
+    }
+    if (m->epfd < 0 ? n < m->on : n < m->off) {
+        if (m->epfd >= 0) close_set(m);
+        count(&m->stats.poll_turns, 1);
+        return __poll(fds, n, timeout);
+    }
+    if (m->rebuild) {
+        m->rebuild = 0;
+        count(&m->stats.rebuilds, 1);
+        /* Rebuilding costs an epoll_ctl per descriptor; if something keeps forcing it, poll()
+         * is the cheaper loop. */
+        uint64_t rebuilds = m->stats.rebuilds, turns = m->stats.epoll_turns;
+        if (rebuilds > 64 && rebuilds * 64 > turns) return give_up(m, fds, n, timeout);
+        close_set(m);
+    }
+    if (m->epfd < 0 && open_set(m) != 0) return give_up(m, fds, n, timeout);
+
+    /* Bring the set in step with the table. In the steady state this is a read of each entry
+     * and no system call. */
+    uint32_t turn = ++m->turn;
+    for (nfds_t i = 0; i < n; i++) {
+        int fd = fds[i].fd;
+        fds[i].revents = 0;
+        if (fd < 0) continue;
+        if ((uint32_t)fd >= m->capacity && grow(m, fd) != 0) return give_up(m, fds, n, timeout);
+        struct slot *s = &m->slots[fd];
+        uint32_t events = (uint16_t)fds[i].events; /* POLL* and EPOLL* bits agree on Linux */
+        if (s->registered != events + 1 && watch(m, fd, s, events) != 0) return give_up(m, fds, n, timeout);
+        s->seen = turn;
+        s->position = (uint32_t)i;
+    }
+
+    struct epoll_event ready[READY_BATCH];
+    int got = epoll_wait(m->epfd, ready, READY_BATCH, timeout);
+    count(&m->stats.epoll_turns, 1);
+    if (got < 0) return -1;
+    int answered = 0;
+    for (int k = 0; k < got; k++) {
+        uint32_t fd = (uint32_t)ready[k].data.u64;
+        uint32_t generation = (uint32_t)(ready[k].data.u64 >> 32);
+        struct slot *s = fd < m->capacity ? &m->slots[fd] : NULL;
+        if (!s || s->seen != turn || s->generation != generation) {
+            /* A registration lws no longer has in its table (a descriptor it dropped without
+             * closing, or a duplicate still open elsewhere). It cannot be deleted by number
+             * with certainty, so the next turn starts a fresh set. */
+            m->rebuild = 1;
+            continue;
+        }
+        struct pollfd *p = &fds[s->position];
+        short revents = (short)(ready[k].events & ((uint16_t)p->events | POLLERR | POLLHUP));
+        if (revents && !p->revents) answered++;
+        p->revents |= revents;
+    }
+    return answered;
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout) {
+    struct clawgate_lws_epoll *m = current;
+    if (m) {
+        if (fds == m->table) return mirrored_poll(m, fds, n, timeout);
+        if (!m->table && n >= 2) {
+            for (nfds_t i = 0; i < n; i++) {
+                if (fds[i].fd == m->marker) {
+                    m->table = fds;
+                    return mirrored_poll(m, fds, n, timeout);
+                }
+            }
+        }
+    }
+    return __poll(fds, n, timeout);
+}
+
+int close(int fd) {
+    struct clawgate_lws_epoll *m = current;
+    /* The kernel drops a closed socket from the set by itself; the number must be forgotten
+     * too, or a new socket given it would look registered already. */
+    if (m && fd >= 0 && (uint32_t)fd < m->capacity) m->slots[fd].registered = 0;
+    return __close(fd);
+}
+
+struct clawgate_lws_epoll *clawgate_lws_epoll_create(uint32_t on, uint32_t off) {
+    struct clawgate_lws_epoll *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    m->marker = -1;
+    m->on = on;
+    m->off = off < on ? off : on;
+    m->epfd = -1;
+    return m;
+}
+
+void clawgate_lws_epoll_begin(struct clawgate_lws_epoll *m, int marker) {
+    m->marker = marker;
+    m->table = NULL;
+    current = m;
+}
+
+void clawgate_lws_epoll_end(struct clawgate_lws_epoll *m) {
+    if (current == m) current = NULL;
+    close_set(m);
+    free(m->slots);
+    m->slots = NULL;
+    m->capacity = 0;
+    m->table = NULL;
+}
+
+void clawgate_lws_epoll_free(struct clawgate_lws_epoll *m) { free(m); }
+
+void clawgate_lws_epoll_read_stats(const struct clawgate_lws_epoll *m, struct clawgate_lws_epoll_stats *out) {
+    out->epoll_turns = __atomic_load_n(&m->stats.epoll_turns, __ATOMIC_RELAXED);
+    out->poll_turns = __atomic_load_n(&m->stats.poll_turns, __ATOMIC_RELAXED);
+    out->ctl_calls = __atomic_load_n(&m->stats.ctl_calls, __ATOMIC_RELAXED);
+    out->rebuilds = __atomic_load_n(&m->stats.rebuilds, __ATOMIC_RELAXED);
+    out->fallbacks = __atomic_load_n(&m->stats.fallbacks, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Glibc
+import LwsEpoll
+import Testing
+
+/// LwsEpoll on its own: a poll table on the test's thread, answered the way lws's would be.
+/// The mirror is per thread and each test begins and ends its own.
+@Suite(.serialized) struct LwsEpollTests {
+    /// A table like lws's: a marker (which is how the mirror recognises the table) and sockets.
+    private final class Table {
+        let mirror: OpaquePointer
+        var entries: [pollfd]
+        private var owned: [Int32] = []
+
+        init(on: UInt32 = 0, off: UInt32 = 0) throws {
+            mirror = try #require(clawgate_lws_epoll_create(on, off))
+            let (marker, other) = try Table.pair()
+            owned += [marker, other]
+            entries = [pollfd(fd: marker, events: Int16(POLLIN), revents: 0)]
+            // lws's table never moves; the mirror knows it by its address.
+            entries.reserveCapacity(64)
+            clawgate_lws_epoll_begin(mirror, marker)
+        }
+
+        static func pair() throws -> (Int32, Int32) {
+            var fds: [Int32] = [0, 0]
+            try #require(socketpair(AF_UNIX, streamSocketType, 0, &fds) == 0)
+            return (fds[0], fds[1])
+        }
+
+        /// Adds one end of a new pair to the table; returns (in the table, its peer).
+        func addSocket(events: Int32 = POLLIN) throws -> (Int32, Int32) {
+            let (a, b) = try Table.pair()
+            owned += [a, b]
+            entries.append(pollfd(fd: a, events: Int16(events), revents: 0))
+            return (a, b)
+        }
+
+        /// One service turn: Glibc's poll() is the interposed one in this process too.
+        func turn(timeout: Int32 = 0) -> Int32 { poll(&entries, nfds_t(entries.count), timeout) }
+
+        /// Closes one of the table's own descriptors now (through the interposed close()).
+        func close(_ fd: Int32) {
+            owned.removeAll { $0 == fd }
+            Glibc.close(fd)
+        }
+
+        func adopt(_ fd: Int32) { owned.append(fd) }
+
+        func revents(_ fd: Int32) -> Int32 { Int32(entries.first { $0.fd == fd }?.revents ?? 0) }
+
+        var stats: clawgate_lws_epoll_stats {
+            var s = clawgate_lws_epoll_stats()
+            clawgate_lws_epoll_read_stats(mirror, &s)
+            return s
+        }
+
+        func end() {
+            clawgate_lws_epoll_end(mirror)
+            clawgate_lws_epoll_free(mirror)
+            for fd in owned { Glibc.close(fd) }
+        }
+    }
+
+    private func poke(_ fd: Int32) { _ = write(fd, "x", 1) }
+
+    @Test func readinessIsReportedAsPollWouldReportIt() throws {
+        let t = try Table()
+        defer { t.end() }
+        let (a, peerA) = try t.addSocket()
+        let (b, _) = try t.addSocket(events: POLLIN | POLLOUT)
+        #expect(t.turn() == 1)  // b is writable, nobody wrote to a
+        #expect(t.revents(a) == 0)
+        #expect(t.revents(b) == POLLOUT)
+        poke(peerA)
+        #expect(t.turn() == 2)
+        #expect(t.revents(a) == POLLIN)
+        // lws stops asking for POLLOUT: no longer reported, even though b is still writable.
+        t.entries[2].events = Int16(POLLIN)
+        #expect(t.turn() == 1)
+        #expect(t.revents(b) == 0)
+        let s = t.stats
+        #expect(s.epoll_turns == 3)
+        #expect(s.poll_turns == 0)
+        #expect(s.fallbacks == 0)
+    }
+
+    @Test func aWaitingTurnWakesWhenASocketBecomesReadable() throws {
+        let t = try Table()
+        defer { t.end() }
+        let (a, peerA) = try t.addSocket()
+        let writer = Thread { _ = write(peerA, "x", 1) }
+        writer.start()
+        #expect(t.turn(timeout: 10_000) == 1)
+        #expect(t.revents(a) == POLLIN)
+    }
+
+    /// lws closes a socket and accepts the next one, which gets the same number and the same
+    /// place in the table with the same events: the table looks unchanged, but the kernel
+    /// dropped the old registration with the old socket. The close is what tells the mirror.
+    @Test func aNumberReusedAfterCloseIsWatchedAgain() throws {
+        let t = try Table()
+        defer { t.end() }
+        var (a, peerA) = try t.addSocket()
+        for _ in 0..<10 {
+            #expect(t.turn() == 0)
+            let (c, peerC) = try Table.pair()
+            t.close(a)
+            let successor = fcntl(c, F_DUPFD_CLOEXEC, a)
+            Glibc.close(c)
+            t.close(peerA)
+            try #require(successor >= 0)
+            t.adopt(successor)
+            t.adopt(peerC)
+            t.entries[1].fd = successor
+            if successor != a {
+                // Another test running in parallel took the number in between: again.
+                (a, peerA) = (successor, peerC)
+                continue
+            }
+            poke(peerC)
+            #expect(t.turn() == 1)
+            #expect(t.revents(a) == POLLIN)
+            return
+        }
+        Issue.record("the freed number was taken by another test ten times in a row")
+    }
+
+    /// A descriptor lws dropped from its table without closing must not be reported; the set
+    /// is rebuilt, and the rest of the table keeps working.
+    @Test func aDescriptorLeftOutOfTheTableIsNotReported() throws {
+        let t = try Table()
+        defer { t.end() }
+        let (_, peerA) = try t.addSocket()
+        let (b, peerB) = try t.addSocket()
+        #expect(t.turn() == 0)
+        t.entries.remove(at: 1)  // a leaves the table, still open
+        poke(peerA)
+        #expect(t.turn() == 0)
+        poke(peerB)
+        #expect(t.turn() == 1)
+        #expect(t.revents(b) == POLLIN)
+        #expect(t.stats.rebuilds == 1)
+    }
+
+    @Test func smallTablesGoToPollAndLargeOnesToEpoll() throws {
+        let t = try Table(on: 4, off: 3)
+        defer { t.end() }
+        let (a, peerA) = try t.addSocket()
+        poke(peerA)
+        #expect(t.turn() == 1)  // 2 entries: poll()
+        _ = try t.addSocket()
+        _ = try t.addSocket()
+        #expect(t.turn() == 1)  // 4: epoll
+        #expect(t.revents(a) == POLLIN)
+        t.entries.removeLast()
+        #expect(t.turn() == 1)  // 3: still epoll (hysteresis)
+        t.entries.removeLast()
+        #expect(t.turn() == 1)  // 2: poll() again
+        var s = t.stats
+        #expect((s.poll_turns, s.epoll_turns) == (2, 2))
+        // Every entry registered once when the set opened; nothing since.
+        #expect(s.ctl_calls == 4)
+        // Back above the threshold: a fresh set, registered again.
+        _ = try t.addSocket()
+        _ = try t.addSocket()
+        #expect(t.turn() == 1)
+        s = t.stats
+        #expect(s.epoll_turns == 3)
+        #expect(s.ctl_calls == 8)
+    }
+
+    @Test func otherPollCallsOnTheThreadPassStraightThrough() throws {
+        let t = try Table()
+        defer { t.end() }
+        let (a, peerA) = try t.addSocket()
+        poke(peerA)
+        var alone = [pollfd(fd: a, events: Int16(POLLIN), revents: 0)]
+        #expect(poll(&alone, 1, 0) == 1)
+        #expect(alone[0].revents == Int16(POLLIN))
+        #expect(t.stats.epoll_turns == 0)
+    }
+}
