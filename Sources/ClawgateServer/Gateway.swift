@@ -17,7 +17,7 @@ public struct GatewayOptions: Sendable {
     public var epollFrom: Int?
 
     public init(config: GatewayConfig, webRoot: String? = nil, notes: [String] = [], log: GatewayLog = GatewayLog(),
-                epollFrom: Int? = 64) {
+                epollFrom: Int? = 16) {
         self.config = config
         self.webRoot = webRoot
         self.notes = notes

@@ -11,7 +11,7 @@ final class GatewayHarness {
 
     /// `models`: alias → simulator model names (directives), tried in order. `epollFrom` is 0
     /// by default, so every in-process test runs its loop on the epoll set that serves lws's
-    /// poll() (LwsEpoll); the end-to-end tests run the binary's default, poll() below 64
+    /// poll() (LwsEpoll); the end-to-end tests run the binary's default, poll() below 16
     /// descriptors.
     init(models: [(String, [String])], fallbacks: [String: [String]] = [:], limits: Limits = Limits(),
          webRoot: String? = nil, epollFrom: Int? = 0) throws {
