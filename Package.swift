@@ -35,7 +35,10 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // A provider simulator speaking OpenAI's wire format, for tests and benchmarks.
-        .target(name: "ClawgateSim", dependencies: ["ClawgateCore", "CLws", "CJansson"]),
+        .target(name: "ClawgateSim", dependencies: [
+            "ClawgateCore", "CLws", "CJansson", "CEpoll", "LwsEpoll",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .executableTarget(name: "clawgate", dependencies: [
             "ClawgateServer", "ClawgateCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -2,6 +2,8 @@
 #define CEPOLL_SHIM_H
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -41,6 +43,26 @@ static inline int cepoll_is_ip_socket(int fd) {
     socklen_t len = sizeof(domain);
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return 0;
     return domain == AF_INET || domain == AF_INET6;
+}
+
+/* A timerfd for deadlines finer than poll()'s milliseconds (lws rounds a wait under 1 ms down
+ * to 0 and spins until the timer is due). */
+static inline int cepoll_timerfd_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+}
+static inline int cepoll_timerfd_arm(int fd, uint64_t deadline_ns) {
+    struct itimerspec its = {{0, 0}, {(time_t)(deadline_ns / 1000000000ULL), (long)(deadline_ns % 1000000000ULL)}};
+    if (deadline_ns == 0) its.it_value.tv_nsec = 1; /* 0 would disarm: fire at once instead */
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+static inline void cepoll_timerfd_drain(int fd) {
+    uint64_t expirations;
+    if (read(fd, &expirations, sizeof expirations) < 0) { /* not expired: nothing to drain */ }
+}
+static inline uint64_t cepoll_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 #endif

@@ -1,5 +1,6 @@
 import CLws
 import Glibc
+import LwsEpoll
 
 /// The lws side of the simulator: context, one "http" protocol, the callback switch and the
 /// sessions. Everything here runs on the service thread; other threads only reach it through
@@ -9,6 +10,10 @@ final class SimulatorServer {
     let shared: SimulatorSharedState
     private(set) var context: OpaquePointer?
     private var protocols: UnsafeMutablePointer<lws_protocols>?
+    private var loopWait: OpaquePointer?
+    private(set) var timers: SimulatorTimers!
+    /// The timerfd's adoption is a WSI_CREATE too, but not a client connection.
+    private var adoptingTimerfd = false
     private var ownedStrings: [UnsafeMutablePointer<CChar>] = []
     /// Header building and header reading; one request is handled at a time on this thread.
     let scratchSize = 8192
@@ -58,6 +63,9 @@ final class SimulatorServer {
         guard let vhost = lws_get_vhost_by_name(ctx, "default") else {
             throw StartError(description: "lws vhost 'default' missing")
         }
+        adoptingTimerfd = true
+        timers = try SimulatorTimers(vhost: vhost)
+        adoptingTimerfd = false
         let port = Int(lws_get_vhost_listen_port(vhost))
         guard port > 0 else { throw StartError(description: "could not listen on \(options.host):\(options.port)") }
         return port
@@ -67,6 +75,10 @@ final class SimulatorServer {
         guard let context else { return }
         // lws_service errors are transient here; leaving early would free the context while
         // `stop()` may still call lws_cancel_service on it.
+        // With hundreds of streams, a sleeping poll() over every connection was most of the
+        // simulator's CPU per token; the gateway's epoll set serves it here too.
+        loopWait = clawgate_lws_epoll_create(16, 8)
+        if let loopWait { clawgate_lws_epoll_begin(loopWait, -1) }
         while !shared.isStopRequested { _ = lws_service(context, 0) }
     }
 
@@ -75,6 +87,11 @@ final class SimulatorServer {
     func tearDown() {
         if let context { lws_context_destroy(context) }
         context = nil
+        if let loopWait {
+            clawgate_lws_epoll_end(loopWait)
+            clawgate_lws_epoll_free(loopWait)
+        }
+        loopWait = nil
         protocols?.deallocate()
         protocols = nil
         for s in ownedStrings { free(s) }
@@ -100,7 +117,10 @@ final class SimulatorServer {
         switch reason {
         case LWS_CALLBACK_WSI_CREATE:
             // One per accepted TCP connection: how tests see whether a client reuses connections.
-            shared.update { $0.connections += 1 }
+            if !adoptingTimerfd { shared.update { $0.connections += 1 } }
+            return 0
+        case LWS_CALLBACK_RAW_RX_FILE:
+            timers.expired()
             return 0
         case LWS_CALLBACK_HTTP:
             return httpRequest(wsi, user)

@@ -164,7 +164,7 @@ int poll(struct pollfd *fds, nfds_t n, int timeout) {
         if (fds == m->table) return mirrored_poll(m, fds, n, timeout);
         if (!m->table && n >= 2) {
             for (nfds_t i = 0; i < n; i++) {
-                if (fds[i].fd == m->marker) {
+                if (fds[i].fd == m->marker || m->marker < 0) {
                     m->table = fds;
                     return mirrored_poll(m, fds, n, timeout);
                 }

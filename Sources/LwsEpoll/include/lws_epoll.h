@@ -35,7 +35,8 @@ struct clawgate_lws_epoll_stats {
 struct clawgate_lws_epoll *clawgate_lws_epoll_create(uint32_t on, uint32_t off);
 
 /* Starts mirroring on the calling thread. `marker` is a descriptor in lws's table and in no
- * other poll() call of this thread. */
+ * other poll() call of this thread; -1 takes the first poll() of two or more descriptors,
+ * for a thread where nothing but lws polls more than one (the simulator's). */
 void clawgate_lws_epoll_begin(struct clawgate_lws_epoll *m, int marker);
 
 /* Stops mirroring on the thread that began it and closes the set. The counters stay
