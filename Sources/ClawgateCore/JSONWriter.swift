@@ -30,6 +30,15 @@ public struct JSONWriter {
         s.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
+    /// `,"name":`: the next member of an object already opened.
+    public mutating func member(_ name: StaticString) {
+        bytes.append(0x2C)
+        bytes.append(0x22)
+        raw(name)
+        bytes.append(0x22)
+        bytes.append(0x3A)
+    }
+
     public mutating func null() { raw("null") }
 
     public mutating func bool(_ b: Bool) { b ? raw("true") : raw("false") }

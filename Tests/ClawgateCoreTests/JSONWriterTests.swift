@@ -45,6 +45,17 @@ struct JSONWriterTests {
         #expect(w.bytes.count == 18)
         #expect(w.bytes.prefix(16).allSatisfy { $0 == 0 })
     }
+
+    @Test func membersFollowAnOpenedObject() throws {
+        var w = JSONWriter()
+        w.raw("{\"a\":1")
+        w.member("b")
+        w.string("x")
+        w.member("c")
+        w.number(0.5)
+        w.raw("}")
+        #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"a":1,"b":"x","c":0.5}"#)
+    }
 }
 
 struct JSONScannerTests {
