@@ -158,17 +158,21 @@ static int mirrored_poll(struct clawgate_lws_epoll *m, struct pollfd *fds, nfds_
     return answered;
 }
 
+/* Whether the table holds `marker`; any table does when there is no marker (-1). */
+static int holds(const struct pollfd *fds, nfds_t n, int marker) {
+    if (marker < 0) return 1;
+    for (nfds_t i = 0; i < n; i++)
+        if (fds[i].fd == marker) return 1;
+    return 0;
+}
+
 int poll(struct pollfd *fds, nfds_t n, int timeout) {
     struct clawgate_lws_epoll *m = current;
     if (m) {
         if (fds == m->table) return mirrored_poll(m, fds, n, timeout);
-        if (!m->table && n >= 2) {
-            for (nfds_t i = 0; i < n; i++) {
-                if (fds[i].fd == m->marker || m->marker < 0) {
-                    m->table = fds;
-                    return mirrored_poll(m, fds, n, timeout);
-                }
-            }
+        if (!m->table && n >= 2 && holds(fds, n, m->marker)) {
+            m->table = fds;
+            return mirrored_poll(m, fds, n, timeout);
         }
     }
     return __poll(fds, n, timeout);

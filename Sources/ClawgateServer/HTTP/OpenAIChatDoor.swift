@@ -167,7 +167,7 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         var w = x.chunkWriter(capacity: 256)
         writeChunkHead(&w)
         w.raw(",\"choices\":[],\"usage\":")
-        writeUsage(u, to: &w)
+        w.usage(u)
         w.raw("}\n\n")
         x.sendChunk(w)
     }
@@ -179,17 +179,6 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         w.int(created)
         w.raw(",\"model\":")
         w.string(alias)
-    }
-
-    private func writeUsage(_ u: Usage, to w: inout JSONWriter) {
-        w.raw("{\"prompt_tokens\":")
-        w.int(u.promptTokens)
-        w.raw(",\"completion_tokens\":")
-        w.int(u.completionTokens)
-        w.raw(",\"total_tokens\":")
-        w.int(u.totalTokens)
-        if u.estimated { w.raw(",\"estimated\":true") }
-        w.raw("}")
     }
 
     private func accumulate(toolCalls v: JSONValue) {
@@ -232,7 +221,7 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
         w.raw("},\"finish_reason\":")
         w.string(s.finishReason)
         w.raw("}],\"usage\":")
-        writeUsage(s.usage, to: &w)
+        w.usage(s.usage)
         w.raw("}")
         return w.bytes
     }
