@@ -58,6 +58,8 @@ public final class Gateway: @unchecked Sendable {
     private(set) var curl: CurlDriver!
     private var cAllocations = LwsAllocations()
     private var housekeeping: LoopTimer?
+    /// Every call's deadlines, on one lws timer.
+    private(set) var deadlines: LoopDeadlines!
     let counters = GatewayCounters()
     /// Client output produced while curl delivers upstream bytes leaves when curl returns.
     let writes = WriteCoalescer()
@@ -197,6 +199,7 @@ public final class Gateway: @unchecked Sendable {
         }
         vhost = vh
         curl = try CurlDriver(context: ctx, vhost: vh, writes: writes)
+        deadlines = LoopDeadlines(context: ctx)
         housekeeping = LoopTimer(context: ctx) { [unowned self] in self.housekeep() }
         housekeeping?.schedule(afterMs: 1000)
     }
@@ -208,6 +211,7 @@ public final class Gateway: @unchecked Sendable {
         for c in Array(sessions.values) { c.shutdown() }
         housekeeping?.cancel()
         housekeeping = nil
+        deadlines.shutdown()
         curl.shutdown()
         lws_context_destroy(context)
         if let loopWait { clawgate_lws_epoll_end(loopWait) }

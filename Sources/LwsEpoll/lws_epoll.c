@@ -16,9 +16,14 @@ extern int __close(int fd);
 struct slot {
     uint32_t registered; /* the epoll mask + 1; 0 = not in the set */
     uint32_t generation; /* tells this registration's events from an earlier one's */
-    uint32_t seen;       /* the turn that last found the number in lws's table */
-    uint32_t position;   /* its index in lws's table on that turn */
+    uint32_t position;   /* its index in lws's table when that entry last changed */
 };
+
+/* An entry of lws's table as one word: fd | events << 32, revents masked off. */
+static const uint64_t ENTRY_KEY = 0x0000FFFFFFFFFFFFull;
+/* No masked entry equals this: the shadow's "compare unequal" value. */
+static const uint64_t ENTRY_STALE = UINT64_MAX;
+_Static_assert(sizeof(struct pollfd) == sizeof(uint64_t), "a pollfd compares as one word");
 
 struct clawgate_lws_epoll {
     int marker;
@@ -27,16 +32,19 @@ struct clawgate_lws_epoll {
     int epfd;                   /* -1 while the table goes to poll() */
     int refused;                /* epoll refused a descriptor: poll() from now on */
     int rebuild;                /* a stale registration fired: start a fresh set */
-    uint32_t turn;
     uint32_t next_generation;
     uint32_t capacity;
     struct slot *slots;
+    /* The table as it was after the last turn, so a turn touches only the entries lws changed:
+     * with 500 clients, visiting every slot each turn was 4 % of the gateway's CPU. */
+    uint64_t *shadow;
+    uint32_t shadow_capacity, shadow_n;
     struct clawgate_lws_epoll_stats stats;
 };
 
 static __thread struct clawgate_lws_epoll *current;
 
-enum { READY_BATCH = 256 };
+enum { READY_BATCH = 256, SHADOW_BLOCK = 32 };
 
 static void count(uint64_t *counter, uint64_t by) { __atomic_fetch_add(counter, by, __ATOMIC_RELAXED); }
 
@@ -51,10 +59,26 @@ static int grow(struct clawgate_lws_epoll *m, int fd) {
     return 0;
 }
 
+static void forget_shadow(struct clawgate_lws_epoll *m, uint32_t from, uint32_t to) {
+    for (uint32_t i = from; i < to; i++) m->shadow[i] = ENTRY_STALE;
+}
+
+static int grow_shadow(struct clawgate_lws_epoll *m, nfds_t n) {
+    uint32_t capacity = m->shadow_capacity ? m->shadow_capacity : 1024;
+    while (capacity < n) capacity *= 2;
+    uint64_t *shadow = realloc(m->shadow, capacity * sizeof(uint64_t));
+    if (!shadow) return -1;
+    m->shadow = shadow;
+    forget_shadow(m, m->shadow_capacity, capacity);
+    m->shadow_capacity = capacity;
+    return 0;
+}
+
 static void close_set(struct clawgate_lws_epoll *m) {
     if (m->epfd >= 0) __close(m->epfd);
     m->epfd = -1;
     for (uint32_t i = 0; i < m->capacity; i++) m->slots[i].registered = 0;
+    forget_shadow(m, 0, m->shadow_capacity);
 }
 
 static int open_set(struct clawgate_lws_epoll *m) {
@@ -119,19 +143,31 @@ static int mirrored_poll(struct clawgate_lws_epoll *m, struct pollfd *fds, nfds_
     }
     if (m->epfd < 0 && open_set(m) != 0) return give_up(m, fds, n, timeout);
 
-    /* Bring the set in step with the table. In the steady state this is a read of each entry
-     * and no system call. */
-    uint32_t turn = ++m->turn;
-    for (nfds_t i = 0; i < n; i++) {
-        int fd = fds[i].fd;
-        fds[i].revents = 0;
-        if (fd < 0) continue;
-        if ((uint32_t)fd >= m->capacity && grow(m, fd) != 0) return give_up(m, fds, n, timeout);
-        struct slot *s = &m->slots[fd];
-        uint32_t events = (uint16_t)fds[i].events; /* POLL* and EPOLL* bits agree on Linux */
-        if (s->registered != events + 1 && watch(m, fd, s, events) != 0) return give_up(m, fds, n, timeout);
-        s->seen = turn;
-        s->position = (uint32_t)i;
+    /* Bring the set in step with the table: an entry equal to its shadow is registered as it
+     * stands, so the steady state is one compare per entry and no system call. */
+    if (n > m->shadow_capacity && grow_shadow(m, n) != 0) return give_up(m, fds, n, timeout);
+    if (n < m->shadow_n) forget_shadow(m, (uint32_t)n, m->shadow_n);
+    m->shadow_n = (uint32_t)n;
+    for (nfds_t block = 0; block < n; block += SHADOW_BLOCK) {
+        nfds_t end = block + SHADOW_BLOCK < n ? block + SHADOW_BLOCK : n;
+        /* lws zeroes an entry's revents once it served it, so a block it left alone compares
+         * equal as a whole. */
+        if (memcmp(&fds[block], &m->shadow[block], (end - block) * sizeof(uint64_t)) == 0) continue;
+        for (nfds_t i = block; i < end; i++) {
+            uint64_t raw;
+            memcpy(&raw, &fds[i], sizeof raw);
+            uint64_t key = raw & ENTRY_KEY;
+            if (raw != key) fds[i].revents = 0;
+            if (key == m->shadow[i]) continue;
+            m->shadow[i] = key;
+            int fd = fds[i].fd;
+            if (fd < 0) continue;
+            if ((uint32_t)fd >= m->capacity && grow(m, fd) != 0) return give_up(m, fds, n, timeout);
+            struct slot *s = &m->slots[fd];
+            uint32_t events = (uint16_t)fds[i].events; /* POLL* and EPOLL* bits agree on Linux */
+            if (s->registered != events + 1 && watch(m, fd, s, events) != 0) return give_up(m, fds, n, timeout);
+            s->position = (uint32_t)i;
+        }
     }
 
     struct epoll_event ready[READY_BATCH];
@@ -143,7 +179,7 @@ static int mirrored_poll(struct clawgate_lws_epoll *m, struct pollfd *fds, nfds_
         uint32_t fd = (uint32_t)ready[k].data.u64;
         uint32_t generation = (uint32_t)(ready[k].data.u64 >> 32);
         struct slot *s = fd < m->capacity ? &m->slots[fd] : NULL;
-        if (!s || s->seen != turn || s->generation != generation) {
+        if (!s || s->position >= n || fds[s->position].fd != (int)fd || s->generation != generation) {
             /* A registration lws no longer has in its table (a descriptor it dropped without
              * closing, or a duplicate still open elsewhere). It cannot be deleted by number
              * with certainty, so the next turn starts a fresh set. */
@@ -182,7 +218,13 @@ int close(int fd) {
     struct clawgate_lws_epoll *m = current;
     /* The kernel drops a closed socket from the set by itself; the number must be forgotten
      * too, or a new socket given it would look registered already. */
-    if (m && fd >= 0 && (uint32_t)fd < m->capacity) m->slots[fd].registered = 0;
+    if (m && fd >= 0 && (uint32_t)fd < m->capacity) {
+        struct slot *s = &m->slots[fd];
+        s->registered = 0;
+        /* lws may put the new socket where the old one stood, with the same events. */
+        if (s->position < m->shadow_n && (int)(uint32_t)m->shadow[s->position] == fd)
+            m->shadow[s->position] = ENTRY_STALE;
+    }
     return __close(fd);
 }
 
@@ -208,6 +250,9 @@ void clawgate_lws_epoll_end(struct clawgate_lws_epoll *m) {
     free(m->slots);
     m->slots = NULL;
     m->capacity = 0;
+    free(m->shadow);
+    m->shadow = NULL;
+    m->shadow_capacity = m->shadow_n = 0;
     m->table = NULL;
 }
 

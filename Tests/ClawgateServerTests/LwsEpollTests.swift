@@ -143,6 +143,46 @@ import Testing
         #expect(t.stats.rebuilds == 1)
     }
 
+    /// lws closes a hole in its table by moving the last entry into it, and a turn only looks
+    /// at entries that changed since the last one. Entries that move, leave and come back at
+    /// a position they held before are still reported where they now stand, with no rebuild.
+    @Test func entriesThatMoveAroundTheTableAreFollowed() throws {
+        let t = try Table()
+        defer { t.end() }
+        let (a, peerA) = try t.addSocket()
+        let (b, peerB) = try t.addSocket()
+        let (c, peerC) = try t.addSocket()
+        func entry(_ fd: Int32) -> pollfd { pollfd(fd: fd, events: Int16(POLLIN), revents: 0) }
+        #expect(t.turn() == 0)
+        // The table is changed in place: the mirror knows it by its address, as lws's.
+        // a leaves (still open, as when lws stops watching it): c moves into its place.
+        t.entries[1] = t.entries[3]
+        t.entries.removeLast()
+        poke(peerC)
+        #expect(t.turn() == 1)
+        #expect(t.revents(c) == POLLIN)
+        var byte: UInt8 = 0
+        #expect(read(c, &byte, 1) == 1)  // served, as lws would, before c leaves the table
+        // c leaves: b moves to position 1. Then b leaves, a comes back at 1, and b at 2,
+        // where it stood two turns ago.
+        t.entries[1] = t.entries[2]
+        t.entries.removeLast()
+        #expect(t.turn() == 0)
+        t.entries.removeLast()
+        #expect(t.turn() == 0)
+        t.entries.append(entry(a))
+        #expect(t.turn() == 0)
+        t.entries.append(entry(b))
+        poke(peerB)
+        #expect(t.turn() == 1)
+        #expect(t.revents(b) == POLLIN)
+        poke(peerA)
+        #expect(t.turn() == 2)
+        #expect(t.revents(a) == POLLIN)
+        #expect(t.stats.rebuilds == 0)
+        #expect(t.stats.fallbacks == 0)
+    }
+
     @Test func smallTablesGoToPollAndLargeOnesToEpoll() throws {
         let t = try Table(on: 4, off: 3)
         defer { t.end() }

@@ -248,6 +248,36 @@ struct WebSocketHubTests {
         #expect(h.eventually { h.simulator.stats.aborted == 1 })
     }
 
+    /// Every call's deadline sits in one heap on one lws timer. Calls that finish leave it
+    /// (their entries would otherwise fire into freed calls while the slow ones wait), and
+    /// each slow call times out on its own deadline, whatever the order they were armed in.
+    @Test func manyCallsKeepTheirOwnDeadlinesOnOneTimer() throws {
+        var limits = Limits()
+        limits.firstTokenTimeoutMs = 400
+        let h = try GatewayHarness(models: [("sleepy", ["sim-f5000"]), ("fast", ["sim-t5"])], limits: limits)
+        defer { h.shutdown() }
+        let ws = try h.connect()
+        for i in 0..<6 {
+            try ws.send(["type": "chat", "id": "s\(i)", "model": "sleepy", "prompt": "x"])
+            try ws.send(["type": "chat", "id": "f\(i)", "model": "fast", "prompt": "x"])
+        }
+        var ended: [String: [String: Any]] = [:]
+        while ended.count < 12 {
+            let frames = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
+            if let last = frames.last, let id = last["id"] as? String { ended[id] = last }
+        }
+        for i in 0..<6 {
+            #expect(ended["f\(i)"]?["type"] as? String == "done")
+            #expect(ended["s\(i)"]?["code"] as? String == "upstream_timeout")
+            #expect((ended["s\(i)"]?["message"] as? String ?? "").contains("first_token_timeout_ms"))
+        }
+        #expect(h.eventually { h.simulator.stats.aborted == 6 })
+        // The session and the loop carry on after all of it.
+        try ws.send(["type": "chat", "id": "after", "model": "fast", "prompt": "x"])
+        let after = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
+        #expect(after.last?["type"] as? String == "done")
+    }
+
     @Test func upgradesFromForeignOriginsOrOtherPathsAreRefused() throws {
         try withHarness { h in
             #expect(throws: TestWebSocket.Failure.self) { _ = try TestWebSocket(port: h.port, headers: ["Origin: http://evil.example"]) }

@@ -22,7 +22,7 @@ final class Call: TransferDelegate {
     private var decoder: (any StreamDecoder)?
     private var errorBody: [UInt8] = []
     private var abortReason: GatewayError?
-    private var timer: LoopTimer?
+    private var timer: LoopDeadline?
 
     private(set) var committed = false
     private(set) var finished = false
@@ -51,9 +51,12 @@ final class Call: TransferDelegate {
         acceptedAt = receivedAt
     }
 
+    /// The deadline queue holds its entry strongly and the entry calls back unowned.
+    deinit { timer?.cancel() }
+
     func start() {
         gateway.callStarted(self)
-        timer = LoopTimer(context: gateway.context) { [unowned self] in self.checkDeadlines() }
+        timer = gateway.deadlines.make { [unowned self] in self.checkDeadlines() }
         nextAttempt(after: nil)
     }
 
