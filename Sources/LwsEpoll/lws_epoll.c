@@ -1,11 +1,13 @@
 #define _GNU_SOURCE
 #include "lws_epoll.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* glibc's own entry points, exported beside the weak poll/close this file overrides. */
@@ -43,6 +45,13 @@ struct clawgate_lws_epoll {
 };
 
 static __thread struct clawgate_lws_epoll *current;
+
+/* The descriptor whose last recv() on this thread came back short, so nothing was left to
+ * read at that moment; -1 when there is none, or a wait on the loop has happened since. */
+static __thread int drained_fd = -1;
+
+/* What libcurl asks with poll(fd, 0) right after each read, "is more data pending?" */
+enum { READ_QUESTION = POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND };
 
 enum { READY_BATCH = 256, SHADOW_BLOCK = 32 };
 
@@ -205,6 +214,19 @@ static int holds(const struct pollfd *fds, nfds_t n, int marker) {
 int poll(struct pollfd *fds, nfds_t n, int timeout) {
     struct clawgate_lws_epoll *m = current;
     if (m) {
+        /* After every read of an upstream response libcurl asks whether more data is pending,
+         * with a system call (one per relayed token). A read that came back short has just
+         * answered that: no. Saying so without asking again is safe because the upstream set
+         * is level-triggered: bytes that arrive after the read make it fire, and curl reads
+         * them on the next collection. */
+        if (n == 1 && timeout == 0 && fds[0].fd == drained_fd && fds[0].fd >= 0 &&
+            (fds[0].events & ~READ_QUESTION) == 0) {
+            drained_fd = -1;
+            fds[0].revents = 0;
+            count(&m->stats.answered_reads, 1);
+            return 0;
+        }
+        drained_fd = -1;
         if (fds == m->table) return mirrored_poll(m, fds, n, timeout);
         if (!m->table && n >= 2 && holds(fds, n, m->marker)) {
             m->table = fds;
@@ -214,8 +236,26 @@ int poll(struct pollfd *fds, nfds_t n, int timeout) {
     return __poll(fds, n, timeout);
 }
 
+typedef ssize_t (*recv_fn)(int, void *, size_t, int);
+
+ssize_t recv(int fd, void *buf, size_t len, int flags) {
+    static recv_fn next;
+    recv_fn f = __atomic_load_n(&next, __ATOMIC_RELAXED);
+    if (!f) {
+        f = (recv_fn)dlsym(RTLD_NEXT, "recv");
+        __atomic_store_n(&next, f, __ATOMIC_RELAXED);
+    }
+    ssize_t r = f(fd, buf, len, flags);
+    if (current) {
+        if (r > 0 && (size_t)r < len && !(flags & MSG_PEEK)) drained_fd = fd;
+        else if (drained_fd == fd) drained_fd = -1;
+    }
+    return r;
+}
+
 int close(int fd) {
     struct clawgate_lws_epoll *m = current;
+    if (fd == drained_fd) drained_fd = -1;
     /* The kernel drops a closed socket from the set by itself; the number must be forgotten
      * too, or a new socket given it would look registered already. */
     if (m && fd >= 0 && (uint32_t)fd < m->capacity) {
@@ -264,4 +304,5 @@ void clawgate_lws_epoll_read_stats(const struct clawgate_lws_epoll *m, struct cl
     out->ctl_calls = __atomic_load_n(&m->stats.ctl_calls, __ATOMIC_RELAXED);
     out->rebuilds = __atomic_load_n(&m->stats.rebuilds, __ATOMIC_RELAXED);
     out->fallbacks = __atomic_load_n(&m->stats.fallbacks, __ATOMIC_RELAXED);
+    out->answered_reads = __atomic_load_n(&m->stats.answered_reads, __ATOMIC_RELAXED);
 }

@@ -152,23 +152,26 @@ final class Call: TransferDelegate {
             if errorBody.count < 16 << 10 { errorBody.append(contentsOf: bytes.prefix(16 << 10 - errorBody.count)) }
             return .consumed
         }
+        // One load of the weak reference per upstream read, not one per event (each is an
+        // atomic round trip through the reference's side table).
+        let sink = self.sink
         if let sink, sink.isCongested {
             sink.callPaused(self)
             return .pause
         }
-        decoder?.feed(bytes) { event in handle(event) }
+        decoder?.feed(bytes) { event in handle(event, sink: sink) }
         return abortReason == nil ? .consumed : .abort
     }
 
-    private func handle(_ event: StreamEvent) {
+    private func handle(_ event: StreamEvent, sink: CallSink?) {
         switch event {
         case .text(let s):
             relayedPieces += 1
             relayedText += s.utf8.count
-            deliver(event)
+            deliver(event, to: sink)
         case .toolCalls:
             relayedPieces += 1
-            deliver(event)
+            deliver(event, to: sink)
         case .usage(let u):
             usage = u
         case .finish(let reason):
@@ -178,9 +181,11 @@ final class Call: TransferDelegate {
         }
     }
 
-    private func deliver(_ event: StreamEvent) {
+    private func deliver(_ event: StreamEvent, to sink: CallSink?) {
         guard abortReason == nil else { return }
         commitIfNeeded()
+        // The commit may have ended the call (its sink refused the start).
+        guard !finished else { return }
         sink?.call(self, emitted: event)
     }
 

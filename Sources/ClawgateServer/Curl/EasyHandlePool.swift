@@ -26,8 +26,11 @@ final class CurlHandle {
         // HTTP/2 where the provider offers it over TLS (multiplexed on one connection), 1.1 otherwise.
         _ = ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, ccurl_http_version_2tls())
         // Without a proxy in the environment, say so: curl otherwise reads five proxy
-        // variables from the environment on every request.
-        if !Self.proxyInEnvironment { _ = ccurl_easy_setopt_str(easy, CURLOPT_PROXY, "") }
+        // variables from the environment on every request, and no_proxy/NO_PROXY even then.
+        if !Self.proxyInEnvironment {
+            _ = ccurl_easy_setopt_str(easy, CURLOPT_PROXY, "")
+            _ = ccurl_easy_setopt_str(easy, CURLOPT_NOPROXY, "")
+        }
         // The driver watches each socket for as long as curl keeps it; it hears of the close.
         _ = ccurl_easy_setopt_closesocketfn(easy, closeSocket)
         _ = ccurl_easy_setopt_ptr(easy, CURLOPT_CLOSESOCKETDATA, closeSocketData)

@@ -18,7 +18,12 @@
  * thread forgets the descriptor, so a new socket that gets the same number is registered
  * again. Below `on` descriptors the table goes to poll() as before (hysteresis down to `off`):
  * for a handful of sockets poll() is as fast, with two system calls fewer per HTTP request
- * (the epoll_ctl pair for lws's POLLOUT turn after each response). */
+ * (the epoll_ctl pair for lws's POLLOUT turn after each response).
+ *
+ * On the same thread it also defines recv(), to note a read that came back short: libcurl's
+ * poll(fd, 0) "is more data pending?" right after such a read is answered "no" without a
+ * system call (one per relayed token). Safe because the upstream sockets sit in a
+ * level-triggered set: bytes that arrive later fire it again. */
 
 struct clawgate_lws_epoll;
 
@@ -28,6 +33,7 @@ struct clawgate_lws_epoll_stats {
     uint64_t ctl_calls;     /* epoll_ctl calls */
     uint64_t rebuilds;      /* the set was rebuilt after an event for a stale registration */
     uint64_t fallbacks;     /* epoll refused a descriptor: the table went back to poll() */
+    uint64_t answered_reads; /* "more data pending?" polls answered from a short read */
 };
 
 /* Mirroring from `on` descriptors in lws's table, back to poll() below `off`; on == 0
