@@ -183,6 +183,39 @@ import Testing
         #expect(t.stats.fallbacks == 0)
     }
 
+    /// libcurl's poll(fd, 0) "more data pending?" right after a read that came back short is
+    /// answered "no" from that read, once; anything else still goes to the kernel.
+    @Test func aShortReadAnswersTheNextPendingDataQuestionOnce() throws {
+        let t = try Table()
+        defer { t.end() }
+        let (a, peerA) = try t.addSocket()
+        #expect(t.turn() == 0)
+        var buf = [UInt8](repeating: 0, count: 16)
+        var question = pollfd(fd: a, events: Int16(POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND), revents: 0)
+        _ = write(peerA, "xy", 2)
+        #expect(recv(a, &buf, 16, 0) == 2)  // short: nothing was left at that moment
+        _ = write(peerA, "z", 1)            // arrives after the read
+        #expect(poll(&question, 1, 0) == 0)
+        #expect(t.stats.answered_reads == 1)
+        #expect(poll(&question, 1, 0) == 1)  // answered once: the kernel has the next one
+        #expect(question.revents & Int16(POLLIN) != 0)
+        // A read that filled its buffer says nothing about what is left.
+        _ = write(peerA, "w", 1)
+        #expect(recv(a, &buf, 1, 0) == 1)
+        #expect(poll(&question, 1, 0) == 1)
+        // A question about writing is not a read's to answer.
+        #expect(recv(a, &buf, 16, 0) == 1)
+        var writable = pollfd(fd: a, events: Int16(POLLOUT), revents: 0)
+        #expect(poll(&writable, 1, 0) == 1)
+        // Nor does a short read outlive a turn of the loop.
+        _ = write(peerA, "v", 1)
+        #expect(recv(a, &buf, 16, 0) == 1)
+        _ = write(peerA, "u", 1)
+        #expect(t.turn() == 1)
+        #expect(poll(&question, 1, 0) == 1)
+        #expect(t.stats.answered_reads == 1)
+    }
+
     @Test func smallTablesGoToPollAndLargeOnesToEpoll() throws {
         let t = try Table(on: 4, off: 3)
         defer { t.end() }
