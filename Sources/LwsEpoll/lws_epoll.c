@@ -238,11 +238,16 @@ int poll(struct pollfd *fds, nfds_t n, int timeout) {
 
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
 
+static ssize_t recv_by_recvfrom(int fd, void *buf, size_t len, int flags) {
+    return recvfrom(fd, buf, len, flags, NULL, NULL);
+}
+
 ssize_t recv(int fd, void *buf, size_t len, int flags) {
     static recv_fn next;
     recv_fn f = __atomic_load_n(&next, __ATOMIC_RELAXED);
     if (!f) {
         f = (recv_fn)dlsym(RTLD_NEXT, "recv");
+        if (!f) f = recv_by_recvfrom;
         __atomic_store_n(&next, f, __ATOMIC_RELAXED);
     }
     ssize_t r = f(fd, buf, len, flags);

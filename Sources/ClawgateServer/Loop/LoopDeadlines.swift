@@ -12,8 +12,6 @@ final class LoopDeadline: HeapTimer {
         self.action = action
     }
 
-    var isScheduled: Bool { heapIndex >= 0 }
-
     /// (Re)arms the deadline to fire after `ms` milliseconds.
     func schedule(afterMs ms: Double) { queue.schedule(self, afterMs: ms) }
 
@@ -36,8 +34,6 @@ final class LoopDeadlines {
         LoopDeadline(queue: self, action: action)
     }
 
-    var pending: Int { heap.count }
-
     fileprivate func schedule(_ deadline: LoopDeadline, afterMs ms: Double) {
         heap.schedule(deadline, due: MonotonicClock.nowUs() + UInt64(max(0, ms) * 1000))
         armForEarliest()
@@ -58,7 +54,7 @@ final class LoopDeadlines {
     private func expired() {
         armedFor = .max
         let now = MonotonicClock.nowUs()
-        while let due = heap.popDue(now: now) { due.action() }
+        while let deadline = heap.popDue(now: now) { deadline.action() }
         armForEarliest()
     }
 
