@@ -51,11 +51,13 @@ public struct TimerHeap<Timer: HeapTimer> {
     @inlinable public mutating func schedule(_ timer: Timer, due: UInt64) {
         armed &+= 1
         if contains(timer) {
+            // Re-armed: it may now come before or after its neighbours (at the same due time
+            // it goes behind those armed earlier), so let it find its place either way.
             let i = timer.heapIndex
-            let later = due > entries[i].due
             entries[i].due = due
             entries[i].order = armed
-            if later { siftDown(i) } else { siftUp(i) }
+            siftUp(i)
+            siftDown(timer.heapIndex)
             return
         }
         entries.append(Entry(due: due, order: armed, timer: timer))
