@@ -37,7 +37,6 @@ let package = Package(
         // A provider simulator speaking OpenAI's wire format, for tests and benchmarks.
         .target(name: "ClawgateSim", dependencies: [
             "ClawgateCore", "CLws", "CJansson", "CEpoll", "LwsEpoll",
-            .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .executableTarget(name: "clawgate", dependencies: [
             "ClawgateServer", "ClawgateCore",

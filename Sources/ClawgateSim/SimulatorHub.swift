@@ -153,6 +153,9 @@ final class HubChat {
         }
     }
 
+    /// The timer queue holds the timer, which calls back unowned.
+    deinit { timer.cancel() }
+
     func arm(context: OpaquePointer, ms: Int) { timer.arm(context: context, ms: ms) }
 
     func cancel() { timer.cancel() }

@@ -39,6 +39,9 @@ final class SimulatorSession {
         timer = SimulatorTimer { [unowned self] in self.timerFired() }
     }
 
+    /// The timer queue holds the timer, which calls back unowned.
+    deinit { timer.cancel() }
+
     /// Starts the reply; the first bytes leave after `firstByteMs`.
     func begin(_ routed: RoutedRequest, context: OpaquePointer, stats: SimulatorSharedState) {
         self.routed = routed

@@ -1,56 +1,45 @@
 import CEpoll
 import CLws
-import HeapModule
+import ClawgateCore
 
 /// A one-shot timer on the simulator's loop that runs `action` when it fires. Only touched on
-/// the lws service thread; cancelling, re-arming or going away drops a pending firing.
-final class SimulatorTimer {
+/// the lws service thread; cancelling or re-arming drops a pending firing. Its owner cancels
+/// it when it goes away: the queue holds it until then.
+final class SimulatorTimer: HeapTimer {
+    var heapIndex = -1
     private let action: () -> Void
-    private(set) var isArmed = false
-    /// Tells this arming from earlier ones still queued in `SimulatorTimers`.
-    fileprivate var generation: UInt64 = 0
+    private weak var queue: SimulatorTimers?
 
     init(action: @escaping () -> Void) {
         self.action = action
     }
 
+    var isArmed: Bool { heapIndex >= 0 }
+
     func arm(context: OpaquePointer, ms: Int) {
         guard let owner = lws_context_user(context) else { return }
-        generation &+= 1
-        isArmed = true
-        Unmanaged<SimulatorServer>.fromOpaque(owner).takeUnretainedValue().timers.schedule(self, afterMs: ms)
+        let timers = Unmanaged<SimulatorServer>.fromOpaque(owner).takeUnretainedValue().timers!
+        queue = timers
+        timers.schedule(self, afterMs: ms)
     }
 
     func cancel() {
-        isArmed = false
-        generation &+= 1
+        queue?.cancel(self)
     }
 
     fileprivate func fire() {
-        isArmed = false
         action()
     }
 }
 
-/// Every timer of one simulator, due times in a heap and the earliest on a timerfd that lws
-/// watches as a raw file. lws's own timers wait in whole milliseconds and spin through the
-/// last one: with 500 streams a token is due every 40 µs, so on lws timers the loop never
-/// slept (11 service turns per token, most of a core).
+/// Every timer of one simulator, due times in a heap (`TimerHeap`, shared with the gateway)
+/// and the earliest on a timerfd that lws watches as a raw file. lws's own timers wait in
+/// whole milliseconds and spin through the last one: with 500 streams a token is due every
+/// 40 µs, so on lws timers the loop never slept (11 service turns per token, most of a core).
 final class SimulatorTimers {
-    private struct Pending: Comparable {
-        var dueNs: UInt64
-        var order: UInt64
-        var generation: UInt64
-        weak var timer: SimulatorTimer?
-
-        static func < (a: Pending, b: Pending) -> Bool { (a.dueNs, a.order) < (b.dueNs, b.order) }
-        static func == (a: Pending, b: Pending) -> Bool { (a.dueNs, a.order) == (b.dueNs, b.order) }
-    }
-
     static let protocolName = "http"
     private let fd: Int32
-    private var pending = Heap<Pending>()
-    private var order: UInt64 = 0
+    private var pending = TimerHeap<SimulatorTimer>()
     private var armedNs: UInt64 = .max
 
     struct Failure: Error, CustomStringConvertible { var description: String }
@@ -67,9 +56,13 @@ final class SimulatorTimers {
 
     func schedule(_ timer: SimulatorTimer, afterMs ms: Int) {
         let due = cepoll_now_ns() + UInt64(max(ms, 0)) * 1_000_000
-        order &+= 1
-        pending.insert(Pending(dueNs: due, order: order, generation: timer.generation, timer: timer))
+        pending.schedule(timer, due: due)
         if due < armedNs { arm(due) }
+    }
+
+    /// The timerfd stays armed: firing for a cancelled timer finds nothing due and re-arms.
+    func cancel(_ timer: SimulatorTimer) {
+        pending.cancel(timer)
     }
 
     /// The timerfd fired (LWS_CALLBACK_RAW_RX_FILE): runs every timer that is due.
@@ -77,11 +70,8 @@ final class SimulatorTimers {
         cepoll_timerfd_drain(fd)
         armedNs = .max
         let now = cepoll_now_ns()
-        while let next = pending.min, next.dueNs <= now {
-            pending.removeMin()
-            if let timer = next.timer, timer.isArmed, timer.generation == next.generation { timer.fire() }
-        }
-        if let next = pending.min, next.dueNs < armedNs { arm(next.dueNs) }
+        while let timer = pending.popDue(now: now) { timer.fire() }
+        if let next = pending.earliestDue, next < armedNs { arm(next) }
     }
 
     private func arm(_ dueNs: UInt64) {
