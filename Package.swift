@@ -20,8 +20,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CEpoll"),
-        // lws's own poll() served from an epoll set (the one piece of C with code of its own).
+        // The two pieces of C with code of their own: lws's own poll() served from an epoll
+        // set, and lws's filtered-out log calls dropped before they format anything.
         .target(name: "LwsEpoll"),
+        .target(name: "LwsLogFilter"),
 
         // Pure model: no C module, no I/O.
         .target(name: "ClawgateCore", dependencies: [
@@ -31,12 +33,12 @@ let package = Package(
         .target(name: "ClawgateProviders", dependencies: ["ClawgateCore", "CJansson"]),
         // The lws loop, sessions, ingress doors and the libcurl driver.
         .target(name: "ClawgateServer", dependencies: [
-            "ClawgateCore", "ClawgateProviders", "CLws", "CCurl", "CJansson", "CEpoll", "LwsEpoll",
+            "ClawgateCore", "ClawgateProviders", "CLws", "CCurl", "CJansson", "CEpoll", "LwsEpoll", "LwsLogFilter",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // A provider simulator speaking OpenAI's wire format, for tests and benchmarks.
         .target(name: "ClawgateSim", dependencies: [
-            "ClawgateCore", "CLws", "CJansson", "CEpoll", "LwsEpoll",
+            "ClawgateCore", "CLws", "CJansson", "CEpoll", "LwsEpoll", "LwsLogFilter",
         ]),
         .executableTarget(name: "clawgate", dependencies: [
             "ClawgateServer", "ClawgateCore",
@@ -48,12 +50,12 @@ let package = Package(
         ], exclude: ["README.md"]),
         // Load generator for `make bench`: libcurl multi and the lws client, like the gateway.
         .executableTarget(name: "clawgate-bench", dependencies: [
-            "CCurl", "CLws", "CJansson",
+            "CCurl", "CLws", "CJansson", "LwsLogFilter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ClawgateCoreTests", dependencies: ["ClawgateCore"]),
         .testTarget(name: "ClawgateProvidersTests", dependencies: ["ClawgateProviders", "ClawgateCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ClawgateServerTests", dependencies: ["ClawgateServer", "ClawgateSim", "ClawgateCore", "CCurl", "LwsEpoll"]),
+        .testTarget(name: "ClawgateServerTests", dependencies: ["ClawgateServer", "ClawgateSim", "ClawgateCore", "CCurl", "LwsEpoll", "LwsLogFilter", "CLws"]),
     ]
 )

@@ -50,6 +50,18 @@ static inline CURLMcode ccurl_multi_poll_until(CURLM *m, int fd, unsigned long l
 /* CURLMsg.data is a union. */
 static inline CURLcode ccurl_msg_result(CURLMsg *m) { return m->data.result; }
 
+/* A parsed URL for CURLOPT_CURLU, with the flags curl itself parses a CURLOPT_URL string with
+ * (lib/url.c, parseurlandfillconn): NULL when the text does not parse, so the caller leaves
+ * the parsing (and its error) to curl. */
+static inline CURLU *ccurl_url_parse(const char *url) {
+    CURLU *u = curl_url();
+    if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        return NULL;
+    }
+    return u;
+}
+
 /* Macros Swift does not import as constants of the right type. */
 static inline long ccurl_http_version_2tls(void) { return CURL_HTTP_VERSION_2TLS; }
 static const curl_socket_t CCURL_SOCKET_TIMEOUT = CURL_SOCKET_TIMEOUT;

@@ -46,4 +46,37 @@ struct UpstreamConnectionTests {
             #expect(upstream.connections == provider.connections)
         }
     }
+
+    /// A reused easy handle keeps its parsed URL while requests name the same provider (a
+    /// parse saved per request); requests alternating between two providers each reach their
+    /// own, although every one of them runs on the same handle.
+    @Test func requestsAlternatingBetweenProvidersEachReachTheirOwn() throws {
+        let first = try ScriptedUpstream(hangUpAfterEachAnswer: false)
+        let second = try ScriptedUpstream(hangUpAfterEachAnswer: false)
+        defer {
+            first.stop()
+            second.stop()
+        }
+        let providers = [("one", first), ("two", second)].map { name, upstream in
+            ProviderConfig(name: name, kind: .openaiCompatible, baseURL: "http://127.0.0.1:\(upstream.port)/v1", apiKey: "k")
+        }
+        let aliases = ["one", "two"].map { name in
+            ModelAlias(name: name, strategy: .fallback, deployments: [Deployment(provider: name, model: "scripted")], fallbacks: [])
+        }
+        let config = GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: 0), providers: providers, models: aliases,
+                                   limits: Limits(connectTimeoutMs: 60000))
+        let gateway = Gateway(options: GatewayOptions(config: config, webRoot: nil, log: GatewayLog(minimum: .error)))
+        let port = try gateway.start()
+        defer {
+            gateway.stop()
+            gateway.waitUntilStopped()
+        }
+        for (n, model) in ["one", "two", "two", "one", "two"].enumerated() {
+            let r = TestHTTP.request("POST", port: port, path: "/v1/chat/completions",
+                                     body: #"{"model":"\#(model)","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(r.status == 200, "request \(n) to \(model): \(r.text)")
+        }
+        #expect(first.requests == 2)
+        #expect(second.requests == 3)
+    }
 }

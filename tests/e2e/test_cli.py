@@ -3,6 +3,7 @@
 import json
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -108,6 +109,21 @@ def test_serve_refuses_bad_config(tmp_path):
     assert r.returncode != 0
     assert "limits.max_frame_bytes" in r.stdout + r.stderr
     assert "clawgate ready" not in r.stdout
+
+
+def test_serve_on_a_taken_port_reports_lws_errors(tmp_path):
+    # lws's own error lines pass the log filter in front of it (LwsLogFilter): the reason the
+    # port could not be used is still printed, next to the gateway's message.
+    cfg = write_config(tmp_path / "taken.yaml", 9, MAIN_MODELS, {})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = clawgate("serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}")
+    assert r.returncode != 0
+    assert "clawgate ready" not in r.stdout
+    assert f"could not listen on 127.0.0.1:{port}" in r.stderr
+    assert re.search(rf"E: ERROR on binding fd \d+ to port {port}", r.stderr), r.stderr
 
 
 def test_serve_non_loopback_without_credentials_refuses(tmp_path):

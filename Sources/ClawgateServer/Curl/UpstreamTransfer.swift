@@ -42,7 +42,10 @@ final class UpstreamTransfer {
         // Every option a transfer sets differently is set here, each time: the handle is reused
         // without a reset (the options that never change were set when it was created).
         let me = Unmanaged.passUnretained(self).toOpaque()
+        // Both: curl takes the parts from the parsed URL and keeps the text for what it reports
+        // (its error messages).
         try curlCheck(ccurl_easy_setopt_str(easy, CURLOPT_URL, request.url), "CURLOPT_URL")
+        try curlCheck(ccurl_easy_setopt_ptr(easy, CURLOPT_CURLU, UnsafeMutableRawPointer(handle.parsed(url: request.url))), "CURLOPT_CURLU")
         try curlCheck(ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, handle.headers(request.headers)), "CURLOPT_HTTPHEADER")
         try curlCheck(ccurl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.count), "CURLOPT_POSTFIELDSIZE")
         try body.withUnsafeBytes { raw in
