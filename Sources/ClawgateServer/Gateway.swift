@@ -57,8 +57,8 @@ public final class Gateway: @unchecked Sendable {
     private(set) var vhost: OpaquePointer!
     private(set) var curl: CurlDriver!
     private var cAllocations = LwsAllocations()
-    private var housekeeping: LoopTimer?
-    /// Every call's deadlines, on one lws timer.
+    private var housekeeping: LoopDeadline?
+    /// Every call's deadlines, curl's timer and housekeeping, on one timerfd.
     private(set) var deadlines: LoopDeadlines!
     let counters = GatewayCounters()
     /// Client output produced while curl delivers upstream bytes leaves when curl returns.
@@ -198,9 +198,9 @@ public final class Gateway: @unchecked Sendable {
             throw GatewayStartError(description: "lws created no default vhost")
         }
         vhost = vh
-        curl = try CurlDriver(context: ctx, vhost: vh, writes: writes)
-        deadlines = LoopDeadlines(context: ctx)
-        housekeeping = LoopTimer(context: ctx) { [unowned self] in self.housekeep() }
+        deadlines = try LoopDeadlines(vhost: vh)
+        curl = try CurlDriver(context: ctx, vhost: vh, deadlines: deadlines, writes: writes)
+        housekeeping = deadlines.make { [unowned self] in self.housekeep() }
         housekeeping?.schedule(afterMs: 1000)
     }
 

@@ -248,7 +248,26 @@ struct WebSocketHubTests {
         #expect(h.eventually { h.simulator.stats.aborted == 1 })
     }
 
-    /// Every call's deadline sits in one heap on one lws timer. Calls that finish leave it
+    /// Waiting for a deadline, the loop sleeps until it is due. On an lws timer it spun through
+    /// the last fraction of a millisecond (lws 4.1.6 waits in whole milliseconds, rounding
+    /// down): hundreds of empty service turns per timer.
+    @Test func theLoopSleepsUntilADeadlineInsteadOfSpinning() throws {
+        var limits = Limits()
+        limits.firstTokenTimeoutMs = 300
+        let h = try GatewayHarness(models: [("sleepy", ["sim-f5000"])], limits: limits)
+        defer { h.shutdown() }
+        let ws = try h.connect()
+        let before = h.gateway.loopWaitStats
+        try ws.send(["type": "chat", "id": "z", "model": "sleepy", "prompt": "x"])
+        let frames = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
+        #expect(frames.last?["code"] as? String == "upstream_timeout")
+        let after = h.gateway.loopWaitStats
+        // The chat, its upstream request, the timeout and the frames: a few turns each.
+        let turns = (after.epollTurns + after.pollTurns) - (before.epollTurns + before.pollTurns)
+        #expect(turns < 60, "\(turns) service turns for one call that timed out")
+    }
+
+    /// Every call's deadline sits in one heap on one timer. Calls that finish leave it
     /// (their entries would otherwise fire into freed calls while the slow ones wait), and
     /// each slow call times out on its own deadline, whatever the order they were armed in.
     @Test func manyCallsKeepTheirOwnDeadlinesOnOneTimer() throws {

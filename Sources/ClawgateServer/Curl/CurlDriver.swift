@@ -4,10 +4,14 @@ import Glibc
 
 /// Drives every upstream transfer with libcurl's multi-socket API on the lws loop: curl's
 /// sockets sit in an epoll set that lws watches as one raw file (`UpstreamSockets`; curl reads
-/// its own bytes) and curl's single timer is an lws_sul. Only touched on the lws service thread.
+/// its own bytes) and curl's single timer is a loop deadline. Only touched on the lws service
+/// thread.
 final class CurlDriver {
     let multi: UnsafeMutableRawPointer
-    private var timer: LoopTimer!
+    /// curl's single timer: "run now" on the next loop turn, anything later on the deadline
+    /// timerfd (an lws timer would spin through its last fraction of a millisecond).
+    private var nextTurn: LoopTimer!
+    private var later: LoopDeadline!
     private var active: [UnsafeMutableRawPointer: UpstreamTransfer] = [:]
     private var sockets: UpstreamSockets!
     private(set) var handles: EasyHandlePool!
@@ -17,11 +21,12 @@ final class CurlDriver {
     /// A descriptor only lws's poll table holds (LwsEpoll recognises the table by it).
     var watchedDescriptor: Int32 { sockets.watchedDescriptor }
 
-    init(context: OpaquePointer, vhost: OpaquePointer, writes: WriteCoalescer) throws {
+    init(context: OpaquePointer, vhost: OpaquePointer, deadlines: LoopDeadlines, writes: WriteCoalescer) throws {
         guard let m = curl_multi_init() else { throw CurlError(call: "curl_multi_init", message: "out of memory") }
         multi = m
         self.writes = writes
-        timer = LoopTimer(context: context) { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
+        nextTurn = LoopTimer(context: context) { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
+        later = deadlines.make { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
         let me = Unmanaged.passUnretained(self).toOpaque()
         try curlCheck(ccurl_multi_setopt_socketfn(m, { _, s, what, userp, _ in
             let driver = Unmanaged<CurlDriver>.fromOpaque(userp!).takeUnretainedValue()
@@ -36,9 +41,7 @@ final class CurlDriver {
             return close(s)
         }, closeSocketData: me)
         try curlCheck(ccurl_multi_setopt_timerfn(m, { _, timeoutMs, userp in
-            let driver = Unmanaged<CurlDriver>.fromOpaque(userp!).takeUnretainedValue()
-            // Never call socket_action from here: schedule it on the loop instead.
-            if timeoutMs < 0 { driver.timer.cancel() } else { driver.timer.schedule(afterMs: Double(timeoutMs)) }
+            Unmanaged<CurlDriver>.fromOpaque(userp!).takeUnretainedValue().timerChanged(timeoutMs)
             return 0
         }), "CURLMOPT_TIMERFUNCTION")
         try curlCheck(ccurl_multi_setopt_ptr(m, CURLMOPT_TIMERDATA, me), "CURLMOPT_TIMERDATA")
@@ -50,11 +53,24 @@ final class CurlDriver {
         try sockets.attach(to: vhost)
     }
 
+    /// curl's CURLMOPT_TIMERFUNCTION: the one timer is replaced (-1: removed). Never call
+    /// socket_action from here: schedule it on the loop instead.
+    private func timerChanged(_ timeoutMs: Int) {
+        if timeoutMs == 0 {
+            later.cancel()
+            nextTurn.schedule(afterMs: 0)
+        } else {
+            nextTurn.cancel()
+            if timeoutMs < 0 { later.cancel() } else { later.schedule(afterMs: Double(timeoutMs)) }
+        }
+    }
+
     /// Cancels every transfer without completing it, then frees curl. Call before the lws
     /// context goes away.
     func shutdown() {
         for t in Array(active.values) { cancel(t) }
-        timer.cancel()
+        nextTurn.cancel()
+        later.cancel()
         curl_multi_cleanup(multi)  // closes pooled connections through the close-socket callback
         handles.drain()
         sockets.close()

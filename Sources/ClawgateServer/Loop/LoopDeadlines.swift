@@ -1,4 +1,7 @@
+import CEpoll
+import CLws
 import ClawgateCore
+import Glibc
 
 /// A one-shot deadline on the loop, queued in its `LoopDeadlines`. Only touched on the lws
 /// service thread.
@@ -18,16 +21,35 @@ final class LoopDeadline: HeapTimer {
     func cancel() { queue.cancel(self) }
 }
 
-/// Many deadlines (one per call) in one heap, with a single lws timer armed for the earliest:
-/// arming a deadline costs O(log n) where an lws timer of its own walked lws's sorted list of
-/// every timer due before it (docs/performance.md, sixth round).
+/// Many deadlines (one per call, curl's timer, housekeeping) in one heap, with a single
+/// timerfd armed for the earliest, which lws watches as a raw file.
+///
+/// Why not lws timers: an lws timer of its own per deadline walked lws's sorted list of every
+/// timer due before it (docs/performance.md, sixth round); and lws 4.1.6 waits in whole
+/// milliseconds, rounding the wait down, so the loop spins through the last fraction of a
+/// millisecond before every timer it holds. With 500 streams, curl's timer alone kept it
+/// spinning: 57,000 empty service turns a second (seventh round). A timerfd wakes the loop to
+/// the microsecond. Work for the very next turn stays on an lws timer (`LoopTimer` at 0 ms),
+/// which lws runs before it waits, for no system call.
 final class LoopDeadlines {
+    static let protocolName = "clawgate-deadlines"
     private var heap = TimerHeap<LoopDeadline>()
-    private var timer: LoopTimer!
+    private let fd: Int32
+    private var watch: OpaquePointer?
     private var armedFor: UInt64 = .max
 
-    init(context: OpaquePointer) {
-        timer = LoopTimer(context: context) { [unowned self] in self.expired() }
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    /// lws owns the descriptor once adopted and closes it with the context.
+    init(vhost: OpaquePointer) throws {
+        fd = cepoll_timerfd_create()
+        guard fd >= 0 else { throw Failure(description: "timerfd_create failed") }
+        guard let w = clws_adopt_raw_file(vhost, fd, Self.protocolName, nil) else {
+            close(fd)
+            throw Failure(description: "could not watch the deadline timer")
+        }
+        watch = w
+        lws_set_opaque_user_data(w, Unmanaged.passUnretained(self).toOpaque())
     }
 
     func make(_ action: @escaping () -> Void) -> LoopDeadline {
@@ -39,30 +61,39 @@ final class LoopDeadlines {
         armForEarliest()
     }
 
-    /// The lws timer stays armed: if it fires for a cancelled deadline it finds nothing due
-    /// and re-arms for the next, which is cheaper than moving it on every cancel.
+    /// The timerfd stays armed: if it fires for a cancelled deadline it finds nothing due and
+    /// re-arms for the next, which is cheaper than a system call on every cancel.
     fileprivate func cancel(_ deadline: LoopDeadline) {
         heap.cancel(deadline)
     }
 
-    /// Must run before the lws context is destroyed.
+    /// Must run before the lws context is destroyed (which closes the descriptor).
     func shutdown() {
-        timer.cancel()
-        armedFor = .max
+        if let watch { lws_set_opaque_user_data(watch, nil) }
+        watch = nil
+        armedFor = 0  // never arm again
     }
 
-    private func expired() {
+    /// The timerfd fired (LWS_CALLBACK_RAW_RX_FILE).
+    func expired() {
+        guard watch != nil else { return }
+        cepoll_timerfd_drain(fd)
         armedFor = .max
         let now = MonotonicClock.nowUs()
         while let deadline = heap.popDue(now: now) { deadline.action() }
         armForEarliest()
     }
 
+    /// lws let go of the descriptor (context teardown).
+    func watchClosed() {
+        watch = nil
+        armedFor = 0
+    }
+
     private func armForEarliest() {
         guard let due = heap.earliestDue, due < armedFor else { return }
         armedFor = due
-        let now = MonotonicClock.nowUs()
-        timer.schedule(afterMs: due > now ? Double(due - now) / 1000 : 0)
+        _ = cepoll_timerfd_arm(fd, due * 1000)
     }
 }
 

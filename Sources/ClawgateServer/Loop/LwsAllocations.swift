@@ -21,7 +21,7 @@ struct LwsAllocations {
     }
 
     mutating func protocols() -> UnsafeMutablePointer<lws_protocols> {
-        let p = allocate(lws_protocols.self, count: 4, zero: lws_protocols())
+        let p = allocate(lws_protocols.self, count: 5, zero: lws_protocols())
         p[0].name = UnsafePointer(string(HTTPProtocol.name))
         p[0].callback = { gatewayHTTPCallback($0, $1, $2, $3, $4) }
         p[1].name = UnsafePointer(string(WebSocketProtocol.name))
@@ -30,6 +30,8 @@ struct LwsAllocations {
         p[1].rx_buffer_size = 1024
         p[2].name = UnsafePointer(string(UpstreamSockets.protocolName))
         p[2].callback = { gatewayFdCallback($0, $1, $2, $3, $4) }
+        p[3].name = UnsafePointer(string(LoopDeadlines.protocolName))
+        p[3].callback = { gatewayDeadlineCallback($0, $1, $2, $3, $4) }
         return p
     }
 

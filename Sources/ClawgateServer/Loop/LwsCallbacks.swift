@@ -1,6 +1,6 @@
 import CLws
 
-// The three lws protocol callbacks. Each recovers the gateway from the context's user pointer
+// The four lws protocol callbacks. Each recovers the gateway from the context's user pointer
 // (no globals) and dispatches; the decisions live in the connection and exchange types.
 
 enum HTTPProtocol { static let name = "http" }
@@ -42,6 +42,21 @@ func gatewayFdCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ 
         return 0
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         // lws_cancel_service woke the loop; the loop condition reads the stop flag.
+        return 0
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, input, len)
+    }
+}
+
+func gatewayDeadlineCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                             _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+    guard let wsi else { return 0 }
+    switch reason {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        opaqueOwner(of: wsi, as: LoopDeadlines.self)?.expired()
+        return 0
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        opaqueOwner(of: wsi, as: LoopDeadlines.self)?.watchClosed()
         return 0
     default:
         return lws_callback_http_dummy(wsi, reason, user, input, len)
