@@ -49,12 +49,15 @@ public struct GatewayMetrics: Sendable {
     }
 
     public mutating func recordUsage(model: String, usage: Usage, costUsd cost: Double) {
-        var t = tokens[model] ?? (0, 0)
-        t.input += usage.promptTokens
-        t.output += usage.completionTokens
-        tokens[model] = t
+        Self.add(usage, to: &tokens[model, default: (0, 0)])
         if usage.estimated { estimatedTokens += usage.totalTokens }
         costUsd[model, default: 0] += cost
+    }
+
+    /// In place, so the model's entry is looked up once.
+    private static func add(_ usage: Usage, to t: inout (input: Int, output: Int)) {
+        t.input += usage.promptTokens
+        t.output += usage.completionTokens
     }
 
     /// Point-in-time values the loop reads when rendering.

@@ -140,10 +140,9 @@ public final class Router {
         states[d.name] ?? DeploymentState(breaker: breakerTemplate)
     }
 
+    /// In place: one lookup, where reading the state and storing it back hashed the name twice.
     private func update(_ d: Deployment, _ body: (inout DeploymentState) -> Void) {
-        var state = self.state(d)
-        body(&state)
-        states[d.name] = state
+        body(&states[d.name, default: DeploymentState(breaker: breakerTemplate)])
     }
 
     /// A request was sent to `d`.

@@ -216,6 +216,43 @@ import Testing
         #expect(t.stats.answered_reads == 1)
     }
 
+    /// lws's POLLOUT turn after a response: answered from the send that just wrote in full, on a
+    /// small table only, never twice in a row, and whatever else is ready comes with the next
+    /// real poll.
+    @Test func aFullSendAnswersTheNextWritableQuestionOnce() throws {
+        let t = try Table(on: 16, off: 8)
+        defer { t.end() }
+        let (a, peerA) = try t.addSocket()
+        let (b, _) = try t.addSocket(events: POLLIN | POLLOUT)
+        #expect(t.turn() == 1)      // the mirror learns the table
+        poke(peerA)
+        #expect(send(b, "x", 1, 0) == 1)
+        #expect(t.turn(timeout: 1000) == 1)
+        #expect(t.revents(b) == POLLOUT)
+        #expect(t.revents(a) == 0)  // not yet: the next turn polls for real
+        #expect(t.stats.answered_writes == 1)
+        #expect(send(b, "x", 1, 0) == 1)
+        #expect(t.turn() == 2)      // not twice in a row
+        #expect(t.revents(a) == POLLIN)
+        #expect(t.revents(b) == POLLOUT)
+        #expect(t.stats.answered_writes == 1)
+        // A send to a socket that asks for no POLLOUT answers nothing.
+        #expect(send(a, "x", 1, 0) == 1)
+        #expect(t.turn() == 2)
+        #expect(t.stats.answered_writes == 1)
+    }
+
+    @Test func aLargeTableIsNeverAnsweredFromASend() throws {
+        let t = try Table(on: 0, off: 0)
+        defer { t.end() }
+        let (b, _) = try t.addSocket(events: POLLIN | POLLOUT)
+        #expect(t.turn() == 1)
+        #expect(send(b, "x", 1, 0) == 1)
+        #expect(t.turn() == 1)
+        #expect(t.revents(b) == POLLOUT)
+        #expect(t.stats.answered_writes == 0)
+    }
+
     @Test func smallTablesGoToPollAndLargeOnesToEpoll() throws {
         let t = try Table(on: 4, off: 3)
         defer { t.end() }

@@ -23,7 +23,9 @@
  * On the same thread it also defines recv(), to note a read that came back short: libcurl's
  * poll(fd, 0) "is more data pending?" right after such a read is answered "no" without a
  * system call (one per relayed token). Safe because the upstream sockets sit in a
- * level-triggered set: bytes that arrive later fire it again. */
+ * level-triggered set: bytes that arrive later fire it again. And it defines send(), to note a
+ * send that wrote in full: lws's POLLOUT turn after each kept-alive HTTP response is answered
+ * from it while the table goes to poll() (see answer_writable). */
 
 struct clawgate_lws_epoll;
 
@@ -34,6 +36,7 @@ struct clawgate_lws_epoll_stats {
     uint64_t rebuilds;      /* the set was rebuilt after an event for a stale registration */
     uint64_t fallbacks;     /* epoll refused a descriptor: the table went back to poll() */
     uint64_t answered_reads; /* "more data pending?" polls answered from a short read */
+    uint64_t answered_writes; /* lws service polls answered POLLOUT from a send that wrote in full (counted in poll_turns too) */
 };
 
 /* Mirroring from `on` descriptors in lws's table, back to poll() below `off`; on == 0
