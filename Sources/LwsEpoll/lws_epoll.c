@@ -268,21 +268,10 @@ int poll(struct pollfd *fds, nfds_t n, int timeout) {
     return __poll(fds, n, timeout);
 }
 
-typedef ssize_t (*recv_fn)(int, void *, size_t, int);
-
-static ssize_t recv_by_recvfrom(int fd, void *buf, size_t len, int flags) {
-    return recvfrom(fd, buf, len, flags, NULL, NULL);
-}
-
+/* recv() and send() are recvfrom() and sendto() without an address (glibc implements them so);
+ * calling those directly needs no lookup of the next definition. */
 ssize_t recv(int fd, void *buf, size_t len, int flags) {
-    static recv_fn next;
-    recv_fn f = __atomic_load_n(&next, __ATOMIC_RELAXED);
-    if (!f) {
-        f = (recv_fn)dlsym(RTLD_NEXT, "recv");
-        if (!f) f = recv_by_recvfrom;
-        __atomic_store_n(&next, f, __ATOMIC_RELAXED);
-    }
-    ssize_t r = f(fd, buf, len, flags);
+    ssize_t r = recvfrom(fd, buf, len, flags, NULL, NULL);
     if (current) {
         if (r > 0 && (size_t)r < len && !(flags & MSG_PEEK)) drained_fd = fd;
         else if (drained_fd == fd) drained_fd = -1;
@@ -290,21 +279,8 @@ ssize_t recv(int fd, void *buf, size_t len, int flags) {
     return r;
 }
 
-typedef ssize_t (*send_fn)(int, const void *, size_t, int);
-
-static ssize_t send_by_sendto(int fd, const void *buf, size_t len, int flags) {
-    return sendto(fd, buf, len, flags, NULL, 0);
-}
-
 ssize_t send(int fd, const void *buf, size_t len, int flags) {
-    static send_fn next;
-    send_fn f = __atomic_load_n(&next, __ATOMIC_RELAXED);
-    if (!f) {
-        f = (send_fn)dlsym(RTLD_NEXT, "send");
-        if (!f) f = send_by_sendto;
-        __atomic_store_n(&next, f, __ATOMIC_RELAXED);
-    }
-    ssize_t r = f(fd, buf, len, flags);
+    ssize_t r = sendto(fd, buf, len, flags, NULL, 0);
     if (current) written_fd = r >= 0 && (size_t)r == len ? fd : -1;
     return r;
 }

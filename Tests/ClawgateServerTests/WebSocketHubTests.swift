@@ -234,24 +234,10 @@ struct WebSocketHubTests {
         }
     }
 
+    /// The call times out on its first-token deadline, and the loop sleeps until that is due.
+    /// On an lws timer it spun through the last fraction of a millisecond (lws 4.1.6 waits in
+    /// whole milliseconds, rounding down): hundreds of empty service turns per timer.
     @Test func aSlowFirstTokenTimesOut() throws {
-        var limits = Limits()
-        limits.firstTokenTimeoutMs = 300
-        let h = try GatewayHarness(models: [("sleepy", ["sim-f5000"])], limits: limits)
-        defer { h.shutdown() }
-        let ws = try h.connect()
-        try ws.send(["type": "chat", "id": "z", "model": "sleepy", "prompt": "x"])
-        let frames = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
-        #expect(frames.last?["code"] as? String == "upstream_timeout")
-        let message = frames.last?["message"] as? String ?? ""
-        #expect(message.contains("first_token_timeout_ms"))
-        #expect(h.eventually { h.simulator.stats.aborted == 1 })
-    }
-
-    /// Waiting for a deadline, the loop sleeps until it is due. On an lws timer it spun through
-    /// the last fraction of a millisecond (lws 4.1.6 waits in whole milliseconds, rounding
-    /// down): hundreds of empty service turns per timer.
-    @Test func theLoopSleepsUntilADeadlineInsteadOfSpinning() throws {
         var limits = Limits()
         limits.firstTokenTimeoutMs = 300
         let h = try GatewayHarness(models: [("sleepy", ["sim-f5000"])], limits: limits)
@@ -260,8 +246,11 @@ struct WebSocketHubTests {
         let before = h.gateway.loopWaitStats
         try ws.send(["type": "chat", "id": "z", "model": "sleepy", "prompt": "x"])
         let frames = try ws.receive { $0["type"] as? String == "done" || $0["type"] as? String == "error" }
-        #expect(frames.last?["code"] as? String == "upstream_timeout")
         let after = h.gateway.loopWaitStats
+        #expect(frames.last?["code"] as? String == "upstream_timeout")
+        let message = frames.last?["message"] as? String ?? ""
+        #expect(message.contains("first_token_timeout_ms"))
+        #expect(h.eventually { h.simulator.stats.aborted == 1 })
         // The chat, its upstream request, the timeout and the frames: a few turns each.
         let turns = (after.epollTurns + after.pollTurns) - (before.epollTurns + before.pollTurns)
         #expect(turns < 60, "\(turns) service turns for one call that timed out")
