@@ -18,9 +18,12 @@ final class SimulatorHubConnection {
     /// Frames gathered into one write before it is sent.
     static let batchBytes = 32 * 1024
 
-    init(wsi: OpaquePointer, context: OpaquePointer) {
+    private let directives: ReplyDirectives.Cache
+
+    init(wsi: OpaquePointer, context: OpaquePointer, directives: ReplyDirectives.Cache) {
         self.wsi = wsi
         self.context = context
+        self.directives = directives
         frame { w in w.raw("{\"type\":\"welcome\",\"session\":\"sim\"") }
     }
 
@@ -33,7 +36,7 @@ final class SimulatorHubConnection {
         else { return }
         defer { json_decref(root) }
         guard string(root, "type") == "chat", let id = string(root, "id"), let model = string(root, "model") else { return }
-        let d = ReplyDirectives.parse(model: model) ?? ReplyDirectives()
+        let d = directives.directives(for: model) ?? ReplyDirectives()
         let prompt = string(root, "prompt") ?? ""
         let chat = HubChat(connection: self, id: id, tokens: d.tokens, delayMs: d.delayMs,
                            promptTokens: max(1, (prompt.utf8.count + 3) / 4))

@@ -39,7 +39,7 @@ extension SimulatorServer {
         case .failure(let invalid):
             return RoutedRequest(response: .error(.invalidRequest(invalid.message, param: invalid.param)))
         }
-        guard let directives = ReplyDirectives.parse(model: request.model) else {
+        guard let directives = self.directives.directives(for: request.model) else {
             return RoutedRequest(response: .error(.modelNotFound(request.model)), isChatReply: true)
         }
         var routed = RoutedRequest(response: .close, firstByteMs: directives.firstByteMs, isChatReply: true)

@@ -19,6 +19,7 @@ final class SimulatorServer {
     let scratchSize = 8192
     let scratch: UnsafeMutablePointer<UInt8>
     private var nextReplyID = 0
+    let directives = ReplyDirectives.Cache()
     /// Largest request body accepted; a bigger one is answered 413 so memory stays bounded.
     static let maxBody = 16 * 1024 * 1024
 
@@ -142,7 +143,7 @@ final class SimulatorServer {
         // The hub door (SimulatorHub.swift): any WebSocket upgrade lands here.
         case LWS_CALLBACK_ESTABLISHED:
             guard let context else { return -1 }
-            let hub = SimulatorHubConnection(wsi: wsi, context: context)
+            let hub = SimulatorHubConnection(wsi: wsi, context: context, directives: directives)
             lws_set_opaque_user_data(wsi, Unmanaged.passRetained(hub).toOpaque())
             lws_callback_on_writable(wsi)
             return 0

@@ -25,10 +25,17 @@ final class SimulatorSession {
     private var timer: SimulatorTimer!
     /// Reused frame buffer: `[LWS_PRE + chunk-size line room][payload]`.
     private var out: [UInt8] = []
+    /// The response head, held until the first body bytes so both leave in one `send`: one
+    /// wake-up of the reader and one system call fewer per reply, which on the core the
+    /// simulator shares with the load generator is time taken from the client.
+    private var head: [UInt8] = []
 
     /// Bytes of SSE events gathered into one HTTP chunk before it is written.
     static let framePayload = 16 * 1024
     private static let lineRoom = 10
+    private static let eventStream = Array("text/event-stream; charset=utf-8".utf8)
+    private static let chunked = Array("chunked".utf8)
+    private static let noCache = Array("no-cache".utf8)
     private static let reserved = Int(CLWS_PRE) + lineRoom
 
     init(wsi: OpaquePointer, method: Method, path: String, authorization: String?) {
@@ -96,13 +103,20 @@ final class SimulatorSession {
         case .receiving, .waiting, .finished:
             return 0
         case .headers:
-            return writeHeaders(scratch: scratch, scratchSize: scratchSize, stats: stats)
+            if writeHeaders(scratch: scratch, scratchSize: scratchSize, stats: stats) != 0 { return -1 }
+            return writeable(context: context, scratch: scratch, scratchSize: scratchSize, stats: stats)
         case .body:
             return writeFixedBody(stats: stats)
         case .streaming:
             if timer.isArmed { return 0 }
             return writeStream(context: context, stats: stats)
         case .cutPending:
+            if !head.isEmpty {
+                var none = [UInt8](repeating: 0, count: Int(CLWS_PRE))
+                if send(&none, final: false) != 0 { return -1 }
+                lws_callback_on_writable(wsi)
+                return 0
+            }
             // Reached only once lws has flushed everything written so far.
             finishChatReply(stats: stats)
             phase = .finished
@@ -115,9 +129,8 @@ final class SimulatorSession {
         let end = scratch + scratchSize
         var p: UnsafeMutablePointer<UInt8>? = start
         var failed = false
-        func add(_ token: lws_token_indexes, _ value: String) {
-            var v = Array(value.utf8)
-            if lws_add_http_header_by_token(wsi, token, &v, Int32(v.count), &p, end) != 0 { failed = true }
+        func add(_ token: lws_token_indexes, _ value: [UInt8]) {
+            if lws_add_http_header_by_token(wsi, token, value, Int32(value.count), &p, end) != 0 { failed = true }
         }
         func addNamed(_ name: String, _ value: String) {
             var n = Array((name + ":").utf8) + [0]
@@ -131,20 +144,36 @@ final class SimulatorSession {
             return -1
         case .fixed(let status, let contentType, let headers, let body):
             if lws_add_http_header_status(wsi, UInt32(status), &p, end) != 0 { return -1 }
-            add(WSI_TOKEN_HTTP_CONTENT_TYPE, contentType)
+            add(WSI_TOKEN_HTTP_CONTENT_TYPE, Array(contentType.utf8))
             if lws_add_http_header_content_length(wsi, lws_filepos_t(body.count), &p, end) != 0 { return -1 }
             for h in headers { addNamed(h.name, h.value) }
             phase = .body
         case .stream:
             if lws_add_http_header_status(wsi, 200, &p, end) != 0 { return -1 }
-            add(WSI_TOKEN_HTTP_CONTENT_TYPE, "text/event-stream; charset=utf-8")
-            add(WSI_TOKEN_HTTP_TRANSFER_ENCODING, "chunked")
-            add(WSI_TOKEN_HTTP_CACHE_CONTROL, "no-cache")
+            add(WSI_TOKEN_HTTP_CONTENT_TYPE, Self.eventStream)
+            add(WSI_TOKEN_HTTP_TRANSFER_ENCODING, Self.chunked)
+            add(WSI_TOKEN_HTTP_CACHE_CONTROL, Self.noCache)
             phase = .streaming
         }
-        if failed || lws_finalize_write_http_header(wsi, start, &p, end) != 0 { return -1 }
-        lws_callback_on_writable(wsi)
+        if failed || lws_finalize_http_header(wsi, &p, end) != 0 { return -1 }
+        head = Array(UnsafeBufferPointer(start: start, count: p! - start))
         return 0
+    }
+
+    /// Writes `bytes[from...]` (which has `LWS_PRE` headroom before `from`), preceded by the
+    /// response head while it is still held. On HTTP/1 lws writes every kind alike.
+    private func send(_ bytes: inout [UInt8], from: Int = Int(CLWS_PRE), final: Bool) -> Int32 {
+        if !head.isEmpty {
+            var joined = [UInt8](repeating: 0, count: Int(CLWS_PRE)) + head + bytes[from...]
+            head.removeAll()
+            return send(&joined, final: final)
+        }
+        let length = bytes.count - from
+        guard length > 0 else { return 0 }
+        let written = bytes.withUnsafeMutableBufferPointer { buf in
+            lws_write(wsi, buf.baseAddress! + from, length, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
+        }
+        return written < length ? -1 : 0
     }
 
     private func writeFixedBody(stats: SimulatorSharedState) -> Int32 {
@@ -156,11 +185,11 @@ final class SimulatorSession {
             out.removeAll(keepingCapacity: true)
             out.append(contentsOf: repeatElement(0, count: Int(CLWS_PRE)))
             out.append(contentsOf: fixedBody[bodyOffset..<(bodyOffset + n)])
-            let written = out.withUnsafeMutableBufferPointer { buf in
-                lws_write(wsi, buf.baseAddress! + Int(CLWS_PRE), n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
-            }
-            if written < n { return -1 }
+            if send(&out, final: last) != 0 { return -1 }
             bodyOffset += n
+        } else {
+            var none = [UInt8](repeating: 0, count: Int(CLWS_PRE))
+            if send(&none, final: last) != 0 { return -1 }
         }
         if !last {
             lws_callback_on_writable(wsi)
@@ -216,13 +245,10 @@ final class SimulatorSession {
                     v >>= 4
                 } while v > 0
             }
-            let length = out.count - start
             if endOfBody { finishChatReply(stats: stats) }
-            let written = out.withUnsafeMutableBufferPointer { buf in
-                lws_write(wsi, buf.baseAddress! + start, length, endOfBody ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
-            }
+            let failed = send(&out, from: start, final: endOfBody) != 0
             out.removeLast(out.count - Self.reserved)
-            if written < length { return -1 }
+            if failed { return -1 }
         }
         if endOfBody {
             phase = .finished

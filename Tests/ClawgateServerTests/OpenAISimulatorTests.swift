@@ -253,6 +253,18 @@ struct OpenAISimulatorTests {
         #expect(ReplyDirectives.parse(model: "gpt-4o") == nil)
         #expect(SimulatedReply.split("abcdefg", into: 3) == ["ab", "cd", "efg"])
     }
+
+    @Test func theDirectivesCacheAnswersAsParseDoesAndStaysBounded() {
+        let cache = ReplyDirectives.Cache()
+        for name in ["sim-t100-d20-nousage-f5", "sim-x", "gpt-4o", "sim-e429"] {
+            #expect(cache.directives(for: name) == ReplyDirectives.parse(model: name))
+            // A second ask (served from the cache) must answer the same, nil included.
+            #expect(cache.directives(for: name) == ReplyDirectives.parse(model: name))
+        }
+        for n in 1...(ReplyDirectives.Cache.limit + 10) { _ = cache.directives(for: "sim-t\(n)") }
+        #expect(cache.count <= ReplyDirectives.Cache.limit)
+        #expect(cache.directives(for: "sim-t7")?.tokens == 7)
+    }
 }
 
 // MARK: - helpers
