@@ -20,6 +20,26 @@ struct JSONWriterTests {
         #expect(String(decoding: w.bytes, as: UTF8.self) == String(v))
     }
 
+    /// The timing fields' fixed-point form must read exactly as the rounded Double's own text
+    /// did: JSON through `number`, the header through Swift's description.
+    @Test func thousandthsReadAsTheRoundedValueWould() {
+        var values: [Double] = [0, -0.0, 0.0004, -0.0004, 0.0005, 0.001, 0.012, 0.1, 0.123456, 0.5, 1, 2.0, 2.05,
+                                10.010, 99.9995, 1234.5, 123456.789, -1.5, -0.012, 1e9 + 0.25, 1e13, 4e15]
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { values.append(Double.random(in: 0..<50, using: &g)) }
+        for _ in 0..<500 { values.append(Double.random(in: -1e6..<1e6, using: &g)) }
+        for d in values {
+            let rounded = (d * 1000).rounded() / 1000
+            var fixed = JSONWriter(), reference = JSONWriter()
+            fixed.thousandths(d)
+            reference.number(rounded)
+            #expect(fixed.bytes == reference.bytes, "\(d): \(String(decoding: fixed.bytes, as: UTF8.self))")
+            var header = JSONWriter()
+            header.thousandths(d, wholeAsDecimal: true)
+            #expect(String(decoding: header.bytes, as: UTF8.self) == "\(rounded)", "\(d)")
+        }
+    }
+
     @Test(arguments: [(0.0, "0"), (2.0, "2"), (-3.0, "-3"), (0.7, "0.7"), (1e-7, "1e-07"), (123.25, "123.25"),
                       (1e20, "1e+20"), (Double.nan, "null"), (Double.infinity, "null")])
     func numbersAreIntegersWhenWholeAndShortestOtherwise(v: Double, expected: String) {

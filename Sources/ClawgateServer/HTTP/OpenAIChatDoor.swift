@@ -228,8 +228,9 @@ final class OpenAIChatDoor: CallSink, HTTPExchangeHandler {
 }
 
 private func format2(_ ms: Double) -> String {
-    let v = (ms * 1000).rounded() / 1000
-    return "\(v)"
+    var w = JSONWriter(capacity: 24)
+    w.thousandths(ms, wholeAsDecimal: true)
+    return String(decoding: w.bytes, as: UTF8.self)
 }
 
 @available(*, unavailable) extension OpenAIChatDoor: Sendable {}

@@ -231,7 +231,7 @@ final class WSSession: CallSink {
             w.string(s.deployment.name)
             func milliseconds(_ name: StaticString, _ ms: Double) {
                 w.member(name)
-                w.number((ms * 1000).rounded() / 1000)  // to the microsecond
+                w.thousandths(ms)  // to the microsecond
             }
             milliseconds("ttft_ms", s.ttftMs)
             milliseconds("latency_ms", s.latencyMs)
