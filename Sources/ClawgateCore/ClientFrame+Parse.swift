@@ -27,7 +27,8 @@ extension ClientFrame {
     static func isValidId(_ id: String) -> Bool { !id.isEmpty && id.utf8.count <= maxIdBytes }
 
     private static func parse(_ o: [String: JSONValue]) throws(GatewayError) -> ClientFrame {
-        let types = frameTypes.joined(separator: ", ")
+        // Only error messages list the types: joined on every frame it was ~6 % of a chat start.
+        var types: String { frameTypes.joined(separator: ", ") }
         guard let typeValue = o["type"] else {
             throw .badRequest("a frame needs a string 'type' (one of \(types))", param: "type")
         }
@@ -112,12 +113,15 @@ extension ClientFrame {
                                   param: key)
             }
         }
-        func present(_ key: String) -> JSONValue? {
-            guard let v = o[key], v != .null else { return nil }
-            return v
+        // One pass over the frame's few members instead of a hashed lookup per known field
+        // (13 of them, ~4,400 instructions a chat start); the checks below keep their order.
+        var given = ChatFrameMembers()
+        for (key, value) in o {
+            if case .null = value { continue }
+            given.take(key, value)
         }
         let messages: [JSONValue]
-        switch (present("messages"), present("prompt")) {
+        switch (given.messages, given.prompt) {
         case (let m?, nil):
             messages = try fields.messages(m)
         case (nil, let p?):
@@ -129,18 +133,43 @@ extension ClientFrame {
         case (nil, nil):
             throw .badRequest("a chat frame needs messages (an array) or prompt (a string)", param: "messages")
         }
-        var request = ChatRequest(model: try present("model").map { v throws(GatewayError) in try fields.string(v, "model") } ?? "",
+        var request = ChatRequest(model: try given.model.map { v throws(GatewayError) in try fields.string(v, "model") } ?? "",
                                   messages: messages)
-        if let v = present("stream") { request.stream = try fields.bool(v, "stream") }
-        if let v = present("max_tokens") { request.maxTokens = try fields.positiveInt(v, "max_tokens") }
-        if let v = present("temperature") { request.temperature = try fields.number(v, "temperature", in: 0...2) }
-        if let v = present("top_p") { request.topP = try fields.number(v, "top_p", in: 0...1) }
-        if let v = present("stop") { request.stop = try fields.stop(v) }
-        if let v = present("tools") { request.tools = try fields.tools(v) }
-        if let v = present("tool_choice") { request.toolChoice = try fields.toolChoice(v) }
-        if let v = present("route") { request.route = try fields.route(v) }
-        if let v = present("cache") { _ = try fields.bool(v, "cache") }
-        if let v = present("metadata") { request.metadata = .object(try fields.object(v, "metadata")) }
+        if let v = given.stream { request.stream = try fields.bool(v, "stream") }
+        if let v = given.maxTokens { request.maxTokens = try fields.positiveInt(v, "max_tokens") }
+        if let v = given.temperature { request.temperature = try fields.number(v, "temperature", in: 0...2) }
+        if let v = given.topP { request.topP = try fields.number(v, "top_p", in: 0...1) }
+        if let v = given.stop { request.stop = try fields.stop(v) }
+        if let v = given.tools { request.tools = try fields.tools(v) }
+        if let v = given.toolChoice { request.toolChoice = try fields.toolChoice(v) }
+        if let v = given.route { request.route = try fields.route(v) }
+        if let v = given.cache { _ = try fields.bool(v, "cache") }
+        if let v = given.metadata { request.metadata = .object(try fields.object(v, "metadata")) }
         return request
+    }
+}
+
+/// A chat frame's known members other than `type` and `id`, null ones left out.
+private struct ChatFrameMembers {
+    var messages, prompt, model, stream, maxTokens, temperature, topP, stop, tools, toolChoice, route, cache,
+        metadata: JSONValue?
+
+    mutating func take(_ key: String, _ value: JSONValue) {
+        switch key {
+        case "messages": messages = value
+        case "prompt": prompt = value
+        case "model": model = value
+        case "stream": stream = value
+        case "max_tokens": maxTokens = value
+        case "temperature": temperature = value
+        case "top_p": topP = value
+        case "stop": stop = value
+        case "tools": tools = value
+        case "tool_choice": toolChoice = value
+        case "route": route = value
+        case "cache": cache = value
+        case "metadata": metadata = value
+        default: break  // `type`, `id`; unknown members were refused before
+        }
     }
 }
