@@ -15,7 +15,8 @@ struct OutboundQueue {
         items.append(buffer)
     }
 
-    func peekFirst() -> [UInt8]? { items.first }
+    /// The buffer `i` places behind the first.
+    subscript(i: Int) -> [UInt8] { items[i] }
 
     mutating func popFirst() -> [UInt8]? {
         guard let b = items.popFirst() else { return nil }

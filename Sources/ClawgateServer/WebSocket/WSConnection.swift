@@ -140,17 +140,29 @@ final class WSConnection: DeferredWriter {
         guard !out.isEmpty, first.count - pre < Self.batchBytes else {
             return lwsWrite(wsi, &first, LWS_WRITE_TEXT)
         }
-        var batch = [UInt8](repeating: 0, count: pre)
-        batch.reserveCapacity(pre + Self.batchBytes + 1024)
-        Self.appendFrame(first, to: &batch)
+        // Which frames go is decided first, so the batch is allocated at its size: a batch is
+        // usually two or three small frames, and reserving the whole 33 KB each time cost a
+        // reallocation and a large free per batch.
         var frames = 1
-        while frames < 256, batch.count - pre < Self.batchBytes, let next = out.peekFirst(),
-              batch.count - pre + next.count < Self.batchBytes + 1024 {
-            _ = out.popFirst()
-            Self.appendFrame(next, to: &batch)
+        var size = Self.framedSize(first)
+        while frames < 256, size < Self.batchBytes, frames - 1 < out.count {
+            let next = out[frames - 1]
+            guard size + next.count < Self.batchBytes + 1024 else { break }
+            size += Self.framedSize(next)
             frames += 1
         }
+        var batch: [UInt8] = []
+        batch.reserveCapacity(pre + size)
+        batch.append(contentsOf: repeatElement(0, count: pre))
+        Self.appendFrame(first, to: &batch)
+        for _ in 1..<frames { Self.appendFrame(out.popFirst()!, to: &batch) }
         return lwsWrite(wsi, &batch, LWS_WRITE_HTTP)  // LWS_WRITE_HTTP is "raw" on a ws connection
+    }
+
+    /// A queued buffer's bytes once framed: the WebSocket header, then the payload.
+    private static func framedSize(_ buffer: [UInt8]) -> Int {
+        let payload = buffer.count - Int(CLWS_PRE)
+        return WebSocketFrameHeader.textHeaderLength(payloadLength: payload) + payload
     }
 
     private static let batchBytes = 32 << 10
