@@ -114,14 +114,31 @@ extension ClientFrame {
             }
         }
         // One pass over the frame's few members instead of a hashed lookup per known field
-        // (13 of them, ~4,400 instructions a chat start); the checks below keep their order.
-        var given = ChatFrameMembers()
+        // (13 of them, ~4,400 instructions a chat start), as `OpenAIChatBody.decode` reads a
+        // body; null counts as absent; the checks below keep their order.
+        var messagesValue, prompt, model, stream, maxTokens, temperature, topP, stop, tools, toolChoice, route, cache,
+            metadata: JSONValue?
         for (key, value) in o {
             if case .null = value { continue }
-            given.take(key, value)
+            switch key {
+            case "messages": messagesValue = value
+            case "prompt": prompt = value
+            case "model": model = value
+            case "stream": stream = value
+            case "max_tokens": maxTokens = value
+            case "temperature": temperature = value
+            case "top_p": topP = value
+            case "stop": stop = value
+            case "tools": tools = value
+            case "tool_choice": toolChoice = value
+            case "route": route = value
+            case "cache": cache = value
+            case "metadata": metadata = value
+            default: break  // `type`, `id`; unknown members were refused above
+            }
         }
         let messages: [JSONValue]
-        switch (given.messages, given.prompt) {
+        switch (messagesValue, prompt) {
         case (let m?, nil):
             messages = try fields.messages(m)
         case (nil, let p?):
@@ -133,43 +150,18 @@ extension ClientFrame {
         case (nil, nil):
             throw .badRequest("a chat frame needs messages (an array) or prompt (a string)", param: "messages")
         }
-        var request = ChatRequest(model: try given.model.map { v throws(GatewayError) in try fields.string(v, "model") } ?? "",
+        var request = ChatRequest(model: try model.map { v throws(GatewayError) in try fields.string(v, "model") } ?? "",
                                   messages: messages)
-        if let v = given.stream { request.stream = try fields.bool(v, "stream") }
-        if let v = given.maxTokens { request.maxTokens = try fields.positiveInt(v, "max_tokens") }
-        if let v = given.temperature { request.temperature = try fields.number(v, "temperature", in: 0...2) }
-        if let v = given.topP { request.topP = try fields.number(v, "top_p", in: 0...1) }
-        if let v = given.stop { request.stop = try fields.stop(v) }
-        if let v = given.tools { request.tools = try fields.tools(v) }
-        if let v = given.toolChoice { request.toolChoice = try fields.toolChoice(v) }
-        if let v = given.route { request.route = try fields.route(v) }
-        if let v = given.cache { _ = try fields.bool(v, "cache") }
-        if let v = given.metadata { request.metadata = .object(try fields.object(v, "metadata")) }
+        if let v = stream { request.stream = try fields.bool(v, "stream") }
+        if let v = maxTokens { request.maxTokens = try fields.positiveInt(v, "max_tokens") }
+        if let v = temperature { request.temperature = try fields.number(v, "temperature", in: 0...2) }
+        if let v = topP { request.topP = try fields.number(v, "top_p", in: 0...1) }
+        if let v = stop { request.stop = try fields.stop(v) }
+        if let v = tools { request.tools = try fields.tools(v) }
+        if let v = toolChoice { request.toolChoice = try fields.toolChoice(v) }
+        if let v = route { request.route = try fields.route(v) }
+        if let v = cache { _ = try fields.bool(v, "cache") }
+        if let v = metadata { request.metadata = .object(try fields.object(v, "metadata")) }
         return request
-    }
-}
-
-/// A chat frame's known members other than `type` and `id`, null ones left out.
-private struct ChatFrameMembers {
-    var messages, prompt, model, stream, maxTokens, temperature, topP, stop, tools, toolChoice, route, cache,
-        metadata: JSONValue?
-
-    mutating func take(_ key: String, _ value: JSONValue) {
-        switch key {
-        case "messages": messages = value
-        case "prompt": prompt = value
-        case "model": model = value
-        case "stream": stream = value
-        case "max_tokens": maxTokens = value
-        case "temperature": temperature = value
-        case "top_p": topP = value
-        case "stop": stop = value
-        case "tools": tools = value
-        case "tool_choice": toolChoice = value
-        case "route": route = value
-        case "cache": cache = value
-        case "metadata": metadata = value
-        default: break  // `type`, `id`; unknown members were refused before
-        }
     }
 }

@@ -2,10 +2,10 @@
 /// gateway and the simulator frame their messages themselves so that many go out in one
 /// `send` (lws writes them raw).
 public enum WebSocketFrameHeader {
-    /// Appends FIN + text opcode, then `payloadLength` in the shortest of the three encodings.
     /// The bytes `appendText` writes for a payload of `n` bytes.
     public static func textHeaderLength(payloadLength n: Int) -> Int { n < 126 ? 2 : n <= 0xFFFF ? 4 : 10 }
 
+    /// Appends FIN + text opcode, then `payloadLength` in the shortest of the three encodings.
     public static func appendText(payloadLength n: Int, to out: inout [UInt8]) {
         out.append(0x81)
         if n < 126 {
