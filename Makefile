@@ -94,6 +94,7 @@ clean:
 #
 #   make bench                 every scenario, direct and via the gateway, 3 rounds (~10 min)
 #   make bench PEER=litellm    also LiteLLM's proxy (throwaway venv from PyPI), same scenarios
+#   make bench PEER=haproxy    also HAProxy (apt) as a third side of every round: a bare relay's cost
 #   make bench-smoke           the same harness for seconds, no thresholds (CI)
 #   make soak                  steady mixed load for SOAK_MINUTES (30); RSS and fds sampled
 #

@@ -401,6 +401,82 @@ def run_litellm(args, sim_port, work):
     return out
 
 
+# ---------------------------------------------------------------- reference proxy
+
+class HAProxy:
+    """HAProxy in HTTP mode, one thread, in front of the same simulator: a bare L7 relay that
+    parses each request's head and reuses its upstream connections but reads no body. Run as a
+    third side of the scenarios it can carry, it shows what *any* proxy hop costs on this
+    machine and layout, so the gateway's own share of its added figure can be told apart."""
+
+    def __init__(self, args, sim_port, cpus, workdir):
+        exe = shutil.which("haproxy")
+        if not exe:
+            raise RuntimeError("haproxy is not installed (apt-get install haproxy, or make bench PEER=haproxy as root)")
+        self.port = free_port()
+        cfg = os.path.join(workdir, "haproxy.cfg")
+        # maxconn 8000: 500 streams need ~1,000 fds, and haproxy asks for about 2 x maxconn of
+        # them; this machine's hard limit is 20,000. No logging: the gateway logs nothing per
+        # request either.
+        with open(cfg, "w") as fh:
+            fh.write(f"""global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout tunnel 60s
+frontend bench
+  bind 127.0.0.1:{self.port}
+  default_backend sim
+backend sim
+  server sim 127.0.0.1:{sim_port}
+""")
+        self.p = subprocess.Popen(pin(cpus) + [exe, "-db", "-f", cfg], stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(workdir, "haproxy.log"), "w"))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.p.poll() is not None:
+                raise RuntimeError("haproxy exited at start; see " + os.path.join(workdir, "haproxy.log"))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("haproxy did not start listening")
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def ensure_haproxy():
+    """Installs Debian's haproxy when it is missing and we may (root with apt): like the
+    LiteLLM peer, the reference is fetched on demand, never needed by the build or the tests."""
+    if shutil.which("haproxy") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    log("installing haproxy (apt)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-q", "haproxy"], env=env, stdout=subprocess.DEVNULL, timeout=600)
+    # Debian's package starts its own service with an empty default config; the bench does not
+    # use it.
+    subprocess.run(["systemctl", "stop", "haproxy"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -456,6 +532,31 @@ def markdown(meta, rows, idle, cold, peer):
     if cold:
         out.append(f"Cold start to /readyz 200: median {cold['readyz_ms_median']} ms, max {cold['readyz_ms_max']} ms "
                    f"over {len(cold['tries'])} starts")
+    refs = [s for s in rows if s.get("haproxy")]
+    if refs:
+        out += ["", "Reference: HAProxy (HTTP mode, 1 thread) on the gateway's core, a third side of the same rounds — "
+                "what a bare L7 relay adds on this machine and layout:", "",
+                "| scenario | via HAProxy | ratio | added p50 | added p99 | Clawgate added p50 / p99 (same rounds) | errors |",
+                "|---|---|---|---|---|---|---|"]
+        for s in refs:
+            h = s["haproxy"]
+            hv = h["via"]
+            if s["name"].startswith("relay"):
+                vv = f"{f(hv['chunks_per_s'], 0)} chunks/s ({f(hv['chunks_per_gateway_cpu_s'], 0)} per HAProxy CPU-s)"
+                ratio, a50, a99, ours = f(h["chunks_ratio"], 2), "", "", ""
+            elif s["name"] in ("ws-500", "ws-500-steady", "sse-500"):
+                vv = (f"TTFT p50 {f(hv['ttft_p50'])} / p99 {f(hv['ttft_p99'])} ms; "
+                      f"HAProxy {f(hv['gateway_cpu_us_per_token'], 1)} µs CPU/token")
+                ratio = f(h["throughput_ratio"], 2)
+                a50, a99 = f"{f(h['added_ttft_p50'])} ms TTFT", f"{f(h['added_ttft_p99'])} ms TTFT{spread(h['added_ttft_p99_rounds'])}"
+                ours = f"{f(s['added_ttft_p50'])} / {f(s['added_ttft_p99'])} ms TTFT"
+            else:
+                vv = (f"{f(hv['throughput_rps'], 0)} req/s, p50 {f(hv['latency_p50'])} p99 {f(hv['latency_p99'])} ms; "
+                      f"HAProxy {f(hv['gateway_cpu_us_per_request'], 0)} µs CPU/request")
+                ratio = f(h["throughput_ratio"], 2)
+                a50, a99 = f"{f(h['added_latency_p50'])} ms", f"{f(h['added_latency_p99'])} ms{spread(h['added_latency_p99_rounds'])}"
+                ours = f"{f(s['added_latency_p50'])} / {f(s['added_latency_p99'])} ms"
+            out.append(f"| {s['title']} | {vv} | {ratio} | {a50} | {a99} | {ours} | {hv['errors']} |")
     if peer:
         out += ["", "Peer (LiteLLM proxy, 1 worker) — same simulator, same client:", "",
                 "| scenario | throughput | p50 | p99 | errors | RSS |", "|---|---|---|---|---|---|"]
@@ -475,7 +576,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="seconds-long smoke: 1 round, short runs, small idle count")
     ap.add_argument("--only", default="", help="comma-separated scenario names (rest-c1,...,idle,cold)")
     ap.add_argument("--idle", type=int, default=10000)
-    ap.add_argument("--peer", default="", help="'litellm' to also measure LiteLLM's proxy")
+    ap.add_argument("--peer", default="", help="comma-separated: 'litellm' (LiteLLM's proxy, its own runs) and/or "
+                    "'haproxy' (HAProxy as a third side of every scenario: what a bare L7 relay adds)")
     ap.add_argument("--no-pin", action="store_true")
     args = ap.parse_args()
 
@@ -512,8 +614,14 @@ def main():
                     r"ready on http://127\.0\.0\.1:(\d+)", "gateway")
         return sim, gw
 
+    peers = set(filter(None, args.peer.split(",")))
+    unknown = peers - {"litellm", "haproxy"}
+    if unknown:
+        ap.error(f"unknown --peer {', '.join(sorted(unknown))}: expected litellm and/or haproxy")
+    if "haproxy" in peers:
+        ensure_haproxy()
     sim, gw = start_servers(args.sim_cpus, args.gateway_cpus)
-    rows, idle, cold, peer = [], None, None, []
+    rows, idle, cold, peer, ref = [], None, None, [], None
     try:
         for sc in scenarios(args.quick):
             if only and sc["name"] not in only:
@@ -525,22 +633,35 @@ def main():
             # the gateway and the simulator scan 500 more fds: 7 us per relayed chunk, not 1.4).
             gw.stop()
             sim.stop()
+            if ref:
+                ref.stop()
             sim, gw = start_servers(layout["sim"] if layout else None, layout["gateway"] if layout else None)
+            sides = [("direct", sim, "direct", None), ("via", gw, "via", gw)]
+            if "haproxy" in peers:
+                # The reference proxy carries the direct load (the simulator's model names) on
+                # the gateway's core, as a third side of every round.
+                ref = HAProxy(args, sim.port, layout["gateway"] if layout else None, work)
+                sides.append(("haproxy", ref, "direct", ref))
+            runs = {side[0]: [] for side in sides}
             for rnd in range(args.rounds):
-                order = [("direct", sim), ("via", gw)] if rnd % 2 == 0 else [("via", gw), ("direct", sim)]
-                for side, server in order:
-                    kind, model, extra = sc[side]
+                # Each side leads in turn, so none always runs first in a round.
+                order = sides[rnd % len(sides):] + sides[:rnd % len(sides)]
+                for side, server, load, watched in order:
+                    kind, model, extra = sc[load]
                     sub, url, model, extra = bench_argv(kind, server.port, model, extra)
                     r = run_bench(args, sub, url, model, extra, timeout=180,
-                                  pid_to_watch=gw.pid if side == "via" else None)
-                    (direct if side == "direct" else via).append(r)
-                    log(f"{sc['name']:<14} round {rnd + 1} {side:<6} rps {r['throughput_rps']:>10} "
+                                  pid_to_watch=watched.pid if watched else None)
+                    runs[side].append(r)
+                    log(f"{sc['name']:<14} round {rnd + 1} {side:<7} rps {r['throughput_rps']:>10} "
                         f"p50 {g(r, 'latency_ms', 'p50')} p99 {g(r, 'latency_ms', 'p99')} "
                         f"ttft99 {g(r, 'ttft_ms', 'p99')} chunks/s {r['chunks_per_s']} err {r['errors']} "
-                        f"client cpu {r['client_cpu_pct']}%" + (f" gw cpu {r.get('gateway_cpu_s')}s" if side == "via" else ""))
+                        f"client cpu {r['client_cpu_pct']}%" + (f" proxy cpu {r.get('gateway_cpu_s')}s" if watched else ""))
+            direct, via = runs["direct"], runs["via"]
             s = summarise(sc["name"], sc["title"], direct, via)
             s["layout"] = layout["text"] if layout else "none"
-            s["runs"] = dict(direct=direct, via=via)
+            s["runs"] = dict(runs)
+            if "haproxy" in runs:
+                s["haproxy"] = summarise(sc["name"], sc["title"], direct, runs["haproxy"])
             rows.append(s)
         if not only or "idle" in only:
             # A fresh gateway: glibc keeps the heap the load scenarios grew.
@@ -553,13 +674,18 @@ def main():
         if not only or "cold" in only:
             cold = cold_start(args, config, 2 if args.quick else 10)
             log("cold start:", cold)
-        if args.peer == "litellm":
+        if ref:
+            ref.stop()
+            ref = None
+        if "litellm" in peers:
             try:
                 peer = run_litellm(args, sim.port, work)
             except Exception as e:  # the peer is optional: keep our own results
                 log("peer failed:", e)
                 peer = [dict(name="peer failed: " + str(e)[:200], throughput_rps=None, errors=-1)]
     finally:
+        if ref:
+            ref.stop()
         gw.stop()
         sim.stop()
     doc = dict(meta=meta, scenarios=rows, idle=idle, cold_start=cold, peer=peer)
