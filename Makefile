@@ -95,7 +95,7 @@ clean:
 #   make bench                 every scenario, direct and via the gateway, 3 rounds (~10 min)
 #   make bench PEER=litellm    also LiteLLM's proxy (throwaway venv from PyPI), same scenarios
 #   make bench PEER=haproxy    also HAProxy (apt) as a third side of every round: a bare relay's cost
-#   make bench-smoke           the same harness for seconds, no thresholds (CI)
+#   make bench-smoke           the same harness for seconds, HAProxy side included, no thresholds (CI)
 #   make soak                  steady mixed load for SOAK_MINUTES (30); RSS and fds sampled
 #
 # Results go to bench-results/ (JSON + markdown, gitignored). All load is on 127.0.0.1.
@@ -109,11 +109,15 @@ BENCH_BIN = $$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path)
 bench-build: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
+# HAProxy is the reference side (PEER=haproxy): Debian's package, only for the benchmarks.
 bench: bench-build
+	$(if $(findstring haproxy,$(PEER)),@$(call apt_ensure,haproxy))
 	python3 bench/bench.py --bin-dir "$(BENCH_BIN)" $(if $(PEER),--peer $(PEER)) $(BENCH_ARGS)
 
+# The smoke carries the HAProxy side too, so that code path cannot rot either.
 bench-smoke: bench-build
-	python3 bench/bench.py --quick --bin-dir "$(BENCH_BIN)" $(BENCH_ARGS)
+	@$(call apt_ensure,haproxy)
+	python3 bench/bench.py --quick --peer haproxy --bin-dir "$(BENCH_BIN)" $(BENCH_ARGS)
 
 soak: bench-build
 	python3 bench/soak.py --minutes $(SOAK_MINUTES) --bin-dir "$(BENCH_BIN)" $(BENCH_ARGS)

@@ -469,15 +469,16 @@ backend sim
 
 def ensure_haproxy():
     """Installs Debian's haproxy when it is missing and we may (root with apt): like the
-    LiteLLM peer, the reference is fetched on demand, never needed by the build or the tests."""
+    LiteLLM peer, the reference is fetched on demand, never needed by the build or the tests.
+    (`make bench PEER=haproxy` and `make bench-smoke` install it before they get here.) The
+    package's own service is left alone: its default config listens nowhere, and stopping it
+    could stop a HAProxy the machine really uses."""
     if shutil.which("haproxy") or os.geteuid() != 0 or not shutil.which("apt-get"):
         return
     log("installing haproxy (apt)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "-q", "haproxy"], env=env, stdout=subprocess.DEVNULL, timeout=600)
-    # Debian's package starts its own service with an empty default config; the bench does not
-    # use it.
-    subprocess.run(["systemctl", "stop", "haproxy"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "haproxy"], env=env,
+                   stdout=subprocess.DEVNULL, timeout=600)
 
 
 def free_port():
