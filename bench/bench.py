@@ -102,13 +102,18 @@ class Server:
         return proc_stat(self.p.pid)
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        stop_process(self.p)
+
+
+def stop_process(p):
+    """SIGTERM, then SIGKILL after 5 s."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def http_get_status(port, path, timeout=1.0):
@@ -412,13 +417,12 @@ class HAProxy:
     def __init__(self, args, sim_port, cpus, workdir):
         exe = shutil.which("haproxy")
         if not exe:
-            raise RuntimeError("haproxy is not installed (apt-get install haproxy, or make bench PEER=haproxy as root)")
+            raise RuntimeError("haproxy is not installed")
         self.port = free_port()
         cfg = os.path.join(workdir, "haproxy.cfg")
         # maxconn 8000: 500 streams need ~1,000 fds, and haproxy asks for about 2 x maxconn of
         # them; this machine's hard limit is 20,000. No logging: the gateway logs nothing per
-        # request either. http-no-delay: forward each chunk at once, as the gateway does (HAProxy
-        # documents it for interactive and streaming traffic).
+        # request either.
         with open(cfg, "w") as fh:
             fh.write(f"""global
   nbthread 1
@@ -426,7 +430,8 @@ class HAProxy:
 defaults
   mode http
   option http-keep-alive
-  # Without it HAProxy sends with MSG_MORE, and a stream's first small chunk waits ~200 ms.
+  # Each chunk forwarded at once, as the gateway does: without it HAProxy sends with
+  # MSG_MORE, and a stream's first small chunk waits ~200 ms.
   option http-no-delay
   http-reuse always
   timeout connect 5s
@@ -458,27 +463,7 @@ backend sim
         return self.p.pid
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-
-
-def ensure_haproxy():
-    """Installs Debian's haproxy when it is missing and we may (root with apt): like the
-    LiteLLM peer, the reference is fetched on demand, never needed by the build or the tests.
-    (`make bench PEER=haproxy` and `make bench-smoke` install it before they get here.) The
-    package's own service is left alone: its default config listens nowhere, and stopping it
-    could stop a HAProxy the machine really uses."""
-    if shutil.which("haproxy") or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return
-    log("installing haproxy (apt)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "haproxy"], env=env,
-                   stdout=subprocess.DEVNULL, timeout=600)
+        stop_process(self.p)
 
 
 def free_port():
@@ -501,6 +486,27 @@ def spread(per_round):
     return f" (rounds {', '.join(f(x) for x in per_round)})" if len(per_round) > 1 else ""
 
 
+def cells(s, proxy):
+    """A summary's direct and via cells, ratio and added figures, by the kind of scenario;
+    `proxy` names whose CPU the via side's figure is."""
+    d, v = s["direct"], s["via"]
+    if s["name"].startswith("relay"):
+        return (f"{f(d['chunks_per_s'], 0)} chunks/s",
+                f"{f(v['chunks_per_s'], 0)} chunks/s ({f(v['chunks_per_gateway_cpu_s'], 0)} per {proxy} CPU-s)",
+                f(s["chunks_ratio"], 2), "", "")
+    if s["name"] in ("ws-500", "ws-500-steady", "sse-500"):
+        return (f"TTFT p50 {f(d['ttft_p50'])} / p99 {f(d['ttft_p99'])} ms",
+                f"TTFT p50 {f(v['ttft_p50'])} / p99 {f(v['ttft_p99'])} ms; texts {v['distinct_texts']} vs {d['distinct_texts']}; "
+                f"{proxy} {f(v['gateway_cpu_us_per_token'], 1)} µs CPU/token",
+                f(s["throughput_ratio"], 2), f"{f(s['added_ttft_p50'])} ms TTFT",
+                f"{f(s['added_ttft_p99'])} ms TTFT{spread(s['added_ttft_p99_rounds'])}")
+    return (f"{f(d['throughput_rps'], 0)} req/s, p50 {f(d['latency_p50'])} p99 {f(d['latency_p99'])} ms",
+            f"{f(v['throughput_rps'], 0)} req/s, p50 {f(v['latency_p50'])} p99 {f(v['latency_p99'])} ms; "
+            f"{proxy} {f(v['gateway_cpu_us_per_request'], 0)} µs CPU/request",
+            f(s["throughput_ratio"], 2), f"{f(s['added_latency_p50'])} ms",
+            f"{f(s['added_latency_p99'])} ms{spread(s['added_latency_p99_rounds'])}")
+
+
 def markdown(meta, rows, idle, cold, peer):
     out = [f"# Clawgate benchmark — {meta['date']}", "",
            f"- machine: {meta['machine']}", f"- command: `{meta['command']}`",
@@ -509,23 +515,7 @@ def markdown(meta, rows, idle, cold, peer):
            "|---|---|---|---|---|---|---|"]
     for s in rows:
         d, v = s["direct"], s["via"]
-        if s["name"].startswith("relay"):
-            dv = f"{f(d['chunks_per_s'], 0)} chunks/s"
-            vv = f"{f(v['chunks_per_s'], 0)} chunks/s ({f(v['chunks_per_gateway_cpu_s'], 0)} per gateway CPU-s)"
-            ratio = f(s["chunks_ratio"], 2)
-            a50, a99 = "", ""
-        elif s["name"] in ("ws-500", "ws-500-steady", "sse-500"):
-            dv = f"TTFT p50 {f(d['ttft_p50'])} / p99 {f(d['ttft_p99'])} ms"
-            vv = (f"TTFT p50 {f(v['ttft_p50'])} / p99 {f(v['ttft_p99'])} ms; texts {v['distinct_texts']} vs {d['distinct_texts']}; "
-                  f"gateway {f(v['gateway_cpu_us_per_token'], 1)} µs CPU/token")
-            ratio = f(s["throughput_ratio"], 2)
-            a50, a99 = f"{f(s['added_ttft_p50'])} ms TTFT", f"{f(s['added_ttft_p99'])} ms TTFT{spread(s['added_ttft_p99_rounds'])}"
-        else:
-            dv = f"{f(d['throughput_rps'], 0)} req/s, p50 {f(d['latency_p50'])} p99 {f(d['latency_p99'])} ms"
-            vv = (f"{f(v['throughput_rps'], 0)} req/s, p50 {f(v['latency_p50'])} p99 {f(v['latency_p99'])} ms; "
-                  f"gateway {f(v['gateway_cpu_us_per_request'], 0)} µs CPU/request")
-            ratio = f(s["throughput_ratio"], 2)
-            a50, a99 = f"{f(s['added_latency_p50'])} ms", f"{f(s['added_latency_p99'])} ms{spread(s['added_latency_p99_rounds'])}"
+        dv, vv, ratio, a50, a99 = cells(s, "gateway")
         out.append(f"| {s['title']} | {dv} | {vv} | {ratio} | {a50} | {a99} | {d['errors']}/{v['errors']} |")
     out.append("")
     if idle:
@@ -543,24 +533,10 @@ def markdown(meta, rows, idle, cold, peer):
                 "| scenario | via HAProxy | ratio | added p50 | added p99 | Clawgate added p50 / p99 (same rounds) | errors |",
                 "|---|---|---|---|---|---|---|"]
         for s in refs:
-            h = s["haproxy"]
-            hv = h["via"]
-            if s["name"].startswith("relay"):
-                vv = f"{f(hv['chunks_per_s'], 0)} chunks/s ({f(hv['chunks_per_gateway_cpu_s'], 0)} per HAProxy CPU-s)"
-                ratio, a50, a99, ours = f(h["chunks_ratio"], 2), "", "", ""
-            elif s["name"] in ("ws-500", "ws-500-steady", "sse-500"):
-                vv = (f"TTFT p50 {f(hv['ttft_p50'])} / p99 {f(hv['ttft_p99'])} ms; "
-                      f"HAProxy {f(hv['gateway_cpu_us_per_token'], 1)} µs CPU/token")
-                ratio = f(h["throughput_ratio"], 2)
-                a50, a99 = f"{f(h['added_ttft_p50'])} ms TTFT", f"{f(h['added_ttft_p99'])} ms TTFT{spread(h['added_ttft_p99_rounds'])}"
-                ours = f"{f(s['added_ttft_p50'])} / {f(s['added_ttft_p99'])} ms TTFT"
-            else:
-                vv = (f"{f(hv['throughput_rps'], 0)} req/s, p50 {f(hv['latency_p50'])} p99 {f(hv['latency_p99'])} ms; "
-                      f"HAProxy {f(hv['gateway_cpu_us_per_request'], 0)} µs CPU/request")
-                ratio = f(h["throughput_ratio"], 2)
-                a50, a99 = f"{f(h['added_latency_p50'])} ms", f"{f(h['added_latency_p99'])} ms{spread(h['added_latency_p99_rounds'])}"
-                ours = f"{f(s['added_latency_p50'])} / {f(s['added_latency_p99'])} ms"
-            out.append(f"| {s['title']} | {vv} | {ratio} | {a50} | {a99} | {ours} | {hv['errors']} |")
+            _, vv, ratio, a50, a99 = cells(s["haproxy"], "HAProxy")
+            _, _, _, ours50, ours99 = cells(s, "gateway")
+            ours = f"{ours50} / {ours99}" if ours50 else ""
+            out.append(f"| {s['title']} | {vv} | {ratio} | {a50} | {a99} | {ours} | {s['haproxy']['via']['errors']} |")
     if peer:
         out += ["", "Peer (LiteLLM proxy, 1 worker) — same simulator, same client:", "",
                 "| scenario | throughput | p50 | p99 | errors | RSS |", "|---|---|---|---|---|---|"]
@@ -622,8 +598,8 @@ def main():
     unknown = peers - {"litellm", "haproxy"}
     if unknown:
         ap.error(f"unknown --peer {', '.join(sorted(unknown))}: expected litellm and/or haproxy")
-    if "haproxy" in peers:
-        ensure_haproxy()
+    if "haproxy" in peers and not shutil.which("haproxy"):
+        ap.error("--peer haproxy needs haproxy: make bench PEER=haproxy installs it (apt), or apt-get install haproxy")
     sim, gw = start_servers(args.sim_cpus, args.gateway_cpus)
     rows, idle, cold, peer, ref = [], None, None, [], None
     try:
@@ -678,9 +654,6 @@ def main():
         if not only or "cold" in only:
             cold = cold_start(args, config, 2 if args.quick else 10)
             log("cold start:", cold)
-        if ref:
-            ref.stop()
-            ref = None
         if "litellm" in peers:
             try:
                 peer = run_litellm(args, sim.port, work)
