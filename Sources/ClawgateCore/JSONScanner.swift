@@ -54,14 +54,17 @@ public struct JSONScanner: ~Copyable {
     /// Iterates an object's members: `body(key)` reads or skips the value (left alone, it is
     /// skipped).
     @inlinable public mutating func object(_ body: (inout JSONScanner, UnsafeRawBufferPointer) -> Void) {
-        elements(open: 0x7B, close: 0x7D) { s, _ in
-            guard let key = s.rawString() else {
-                _ = s.fail()
-                return
-            }
-            guard s.expect(0x3A) else { return }
-            s.value { body(&$0, key) }
+        elements(open: 0x7B, close: 0x7D) { s, _ in s.member(body) }
+    }
+
+    /// One `"key": value` member.
+    @inlinable mutating func member(_ body: (inout JSONScanner, UnsafeRawBufferPointer) -> Void) {
+        guard let key = rawString() else {
+            _ = fail()
+            return
         }
+        guard expect(0x3A) else { return }
+        value { body(&$0, key) }
     }
 
     /// Iterates an array's elements: `body(index)` reads or skips the element.
@@ -76,6 +79,20 @@ public struct JSONScanner: ~Copyable {
         if !failed, i == before { skip() }
     }
 
+    /// Iterates the members of the object that opens the text from `offset` on, where the
+    /// bytes before `offset` are the object's `{`, whole members and a comma that an earlier
+    /// scan of the same bytes already read (see `RepeatedPrefix`).
+    @inlinable public mutating func object(resumingAt offset: Int, _ body: (inout JSONScanner, UnsafeRawBufferPointer) -> Void) {
+        i = offset
+        members(close: 0x7D, from: 1) { s, _ in s.member(body) }
+    }
+
+    /// Where the quoted `key` that `object`'s body was handed begins in the text (its opening
+    /// quote).
+    @inlinable public func offset(of key: UnsafeRawBufferPointer) -> Int {
+        p.baseAddress.map { key.baseAddress! - $0 - 1 } ?? 0
+    }
+
     /// The comma-separated elements between `open` and `close`.
     @inlinable mutating func elements(open: UInt8, close: UInt8, _ each: (inout JSONScanner, Int) -> Void) {
         guard expect(open) else { return }
@@ -84,7 +101,12 @@ public struct JSONScanner: ~Copyable {
             i += 1
             return
         }
-        var n = 0
+        members(close: close, from: 0, each)
+    }
+
+    /// The elements from the `n`th on, up to and including `close`.
+    @inlinable mutating func members(close: UInt8, from first: Int, _ each: (inout JSONScanner, Int) -> Void) {
+        var n = first
         while !failed {
             each(&self, n)
             if failed { return }

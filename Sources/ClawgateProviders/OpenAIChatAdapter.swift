@@ -55,6 +55,7 @@ public struct OpenAIChatAdapter: ProviderAdapter {
 /// the hottest path in the gateway.
 public final class OpenAIStreamDecoder: StreamDecoder {
     private var sse = SSEParser()
+    private var prefix = RepeatedPrefix()
     public private(set) var sawEnd = false
 
     public init() {}
@@ -67,16 +68,20 @@ public final class OpenAIStreamDecoder: StreamDecoder {
 
     /// The fast path for the chunks that make up nearly every stream (text, finish, usage):
     /// read with `JSONScanner`, nothing built. Returns false — and emits nothing — for anything
-    /// else (tool calls, errors, malformed JSON), which the jansson path then decodes.
-    static func decodeCommon(_ data: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) -> Bool {
+    /// else (tool calls, errors, malformed JSON), which the jansson path then decodes. A chunk
+    /// that starts with the bytes `prefix` holds (the members before `choices` of the last
+    /// chunk read here) is read from where they end; a chunk read in full leaves its own.
+    static func decodeCommon(_ data: UnsafeRawBufferPointer, prefix: inout RepeatedPrefix,
+                             _ emit: (StreamEvent) -> Void) -> Bool {
         var s = JSONScanner(data)
-        guard s.peek() == .object else { return false }
         var text: String?
         var finish: String?
         var usage: Usage?
         var unusual = false
-        s.object { s, key in
+        var firstOfInterest = -1
+        func member(_ s: inout JSONScanner, _ key: UnsafeRawBufferPointer) {
             if JSONScanner.key(key, is: "choices") {
+                if firstOfInterest < 0 { firstOfInterest = s.offset(of: key) }
                 s.array { s, index in
                     guard index == 0 else { return }
                     s.object { s, k in
@@ -94,6 +99,7 @@ public final class OpenAIStreamDecoder: StreamDecoder {
                     }
                 }
             } else if JSONScanner.key(key, is: "usage") {
+                if firstOfInterest < 0 { firstOfInterest = s.offset(of: key) }
                 guard !s.null() else { return }
                 var u = Usage(promptTokens: 0, completionTokens: 0)
                 s.object { s, uk in
@@ -105,10 +111,19 @@ public final class OpenAIStreamDecoder: StreamDecoder {
                 }
                 usage = u
             } else if JSONScanner.key(key, is: "error") {
+                if firstOfInterest < 0 { firstOfInterest = s.offset(of: key) }
                 if !s.null() { unusual = true }
             }
         }
+        let resumed = prefix.match(data)
+        if let at = resumed {
+            s.object(resumingAt: at, member)
+        } else {
+            guard s.peek() == .object else { return false }
+            s.object(member)
+        }
         guard !unusual, !s.failed, s.atEnd() else { return false }
+        if resumed == nil { prefix.remember(data, length: firstOfInterest) }
         if let text, !text.isEmpty { emit(.text(text)) }
         if let finish { emit(.finish(finish)) }
         if let usage { emit(.usage(usage)) }
@@ -120,7 +135,7 @@ public final class OpenAIStreamDecoder: StreamDecoder {
             sawEnd = true
             return
         }
-        if !Self.decodeCommon(data, emit) { Self.decodeWithJansson(data, emit) }
+        if !Self.decodeCommon(data, prefix: &prefix, emit) { Self.decodeWithJansson(data, emit) }
     }
 
     /// Decodes any chunk, the authority the fast path falls back to.

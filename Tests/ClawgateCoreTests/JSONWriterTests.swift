@@ -133,6 +133,45 @@ struct JSONScannerTests {
         #expect(failed || !end, "\(text)")
     }
 
+    /// Resuming after a prefix reads the members after it exactly as a whole scan does, and the
+    /// offset handed back for a key is its opening quote (what a `RepeatedPrefix` keeps).
+    @Test func resumingAfterAKeyOffsetReadsTheSameMembers() {
+        let text = #"{"id":"chatcmpl-1","created":17, "n" : [1,{"a":"}"}],  "choices":[{"t":"x"}],"usage":{"k":2},"z":null}"#
+        func read(_ s: inout JSONScanner, _ key: UnsafeRawBufferPointer, into seen: inout [String]) {
+            seen.append(String(decoding: key, as: UTF8.self))
+            if JSONScanner.key(key, is: "usage") { s.object { s, _ in seen.append("\(s.int() ?? -1)") } }
+        }
+        let ((whole, at), failedWhole) = scan(text) { s -> ([String], Int) in
+            var seen: [String] = []
+            var at = -1
+            s.object { s, key in
+                if at < 0, JSONScanner.key(key, is: "choices") { at = s.offset(of: key) }
+                read(&s, key, into: &seen)
+            }
+            let end = s.atEnd()
+            #expect(end)
+            return (seen, at)
+        }
+        #expect(!failedWhole)
+        #expect(Array(text.utf8)[at] == 0x22)
+        #expect(text.utf8.dropFirst(at).starts(with: #""choices""#.utf8))
+        let (resumed, failedResumed) = scan(text) { s -> [String] in
+            var seen: [String] = []
+            s.object(resumingAt: at) { s, key in read(&s, key, into: &seen) }
+            let end = s.atEnd()
+            #expect(end)
+            return seen
+        }
+        #expect(!failedResumed)
+        #expect(whole == ["id", "created", "n", "choices", "usage", "2", "z"])
+        #expect(resumed == ["choices", "usage", "2", "z"])
+        // A resumed scan still checks what it reads.
+        let (_, failedBroken) = scan(#"{"id":"x","choices":[}"#) { s -> Void in
+            s.object(resumingAt: 10) { _, _ in }
+        }
+        #expect(failedBroken)
+    }
+
     @Test func integersRefuseFractions() {
         let (v, failed) = scan("2.5") { $0.int() }
         #expect(v == nil)
@@ -163,5 +202,50 @@ struct ByteSearchTests {
                 }
             }
         }
+    }
+}
+
+struct RepeatedPrefixTests {
+    private func match(_ p: RepeatedPrefix, _ text: String) -> Int? {
+        Array(text.utf8).withUnsafeBytes { p.match($0) }
+    }
+
+    private func remembered(_ text: String, length: Int) -> RepeatedPrefix {
+        var p = RepeatedPrefix()
+        Array(text.utf8).withUnsafeBytes { p.remember($0, length: length) }
+        return p
+    }
+
+    @Test func matchesOnlyTheSameLeadingBytesWithMoreAfterThem() {
+        let first = #"{"id":"chatcmpl-1","object":"chunk","created":17,"choices":[]}"#
+        // The opening quote of "created": 36 bytes, past the eight-byte words into a tail.
+        let at = first.utf8.count - #""created":17,"choices":[]}"#.utf8.count
+        #expect(at % 8 != 0)
+        let p = remembered(first, length: at)
+        #expect(p.count == at)
+        #expect(match(p, first) == at)
+        #expect(match(p, String(first.prefix(at)) + #""choices":[1]}"#) == at)
+        // Exactly the prefix and nothing after it: nothing to resume.
+        #expect(match(p, String(first.prefix(at))) == nil)
+        #expect(match(p, "{") == nil)
+        // A difference at any position, in the eight-byte words or in the tail, is a miss.
+        for i in 0..<at {
+            var b = Array(first.utf8)
+            b[i] ^= 0x01
+            #expect(b.withUnsafeBytes { p.match($0) } == nil, "position \(i)")
+        }
+    }
+
+    @Test func nothingRememberedBelowTheMinimumOrPastTheEnd() {
+        let text = #"{"id":"chatcmpl-1","object":"chunk","choices":[]}"#
+        #expect(remembered(text, length: RepeatedPrefix.minimumLength - 1).count == 0)
+        #expect(remembered(text, length: -1).count == 0)
+        #expect(remembered(text, length: text.utf8.count + 1).count == 0)
+        var p = remembered(text, length: 30)
+        #expect(p.count == 30)
+        // Remembering something too short forgets the old prefix.
+        Array(text.utf8).withUnsafeBytes { p.remember($0, length: 2) }
+        #expect(p.count == 0)
+        #expect(match(RepeatedPrefix(), text) == nil)
     }
 }

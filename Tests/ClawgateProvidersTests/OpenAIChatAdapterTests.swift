@@ -166,7 +166,8 @@ struct OpenAIFastPathTests {
             var slow: [StreamEvent] = []
             data.withUnsafeBytes { OpenAIStreamDecoder.decodeWithJansson($0) { slow.append($0) } }
             var fast: [StreamEvent] = []
-            let handled = data.withUnsafeBytes { OpenAIStreamDecoder.decodeCommon($0) { fast.append($0) } }
+            var fresh = RepeatedPrefix()
+            let handled = data.withUnsafeBytes { OpenAIStreamDecoder.decodeCommon($0, prefix: &fresh) { fast.append($0) } }
             if handled {
                 fastCount += 1
                 #expect(fast == slow, "\(String(decoding: data, as: UTF8.self))")
@@ -176,5 +177,46 @@ struct OpenAIFastPathTests {
         }
         // Text, finish and usage chunks (most of a stream) take the fast path.
         #expect(fastCount >= 30)
+    }
+
+    /// Chunks read in stream order with one remembered prefix: each one after the first starts
+    /// with the last one's members before `choices`, is read from there, still on the fast path,
+    /// and decodes as jansson decodes it. A prefix that changes mid-stream, a chunk whose first
+    /// member of interest comes earlier, and one that breaks after a matching prefix are read
+    /// correctly too.
+    @Test func chunksReadAfterARememberedPrefixAgreeWithJansson() throws {
+        var chunks = Self.events(of: try OpenAIChatAdapterTests.fixture("chat_stream.sse"))
+            .filter { $0 != Array("[DONE]".utf8) }
+        let head = #"{"id":"chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL","object":"chat.completion.chunk","created":1727346168,"#
+        let moved = head.replacingOccurrences(of: "1727346168", with: "1727346169")
+        chunks += [
+            head + #""model":"m","choices":[{"index":0,"delta":{"content":"same head"},"finish_reason":null}]}"#,
+            moved + #""model":"m","choices":[{"index":0,"delta":{"content":"new head"},"finish_reason":null}]}"#,
+            moved + #""usage":{"prompt_tokens":2,"completion_tokens":3},"model":"m","choices":[]}"#,
+            moved + #""model":"m","choices":[{"index":0,"delta":{"content":"x"}}],"error":{"message":"late"}}"#,
+            moved + #""model":"m","choices":[{"index":0,"delta":{"content":"cut"#,
+        ].map { Array($0.utf8) }
+        var prefix = RepeatedPrefix()
+        var resumed = 0
+        for (n, data) in chunks.enumerated() {
+            var slow: [StreamEvent] = []
+            data.withUnsafeBytes { OpenAIStreamDecoder.decodeWithJansson($0) { slow.append($0) } }
+            let matched = data.withUnsafeBytes { prefix.match($0) } != nil
+            var fast: [StreamEvent] = []
+            let handled = data.withUnsafeBytes { OpenAIStreamDecoder.decodeCommon($0, prefix: &prefix) { fast.append($0) } }
+            let text = String(decoding: data, as: UTF8.self)
+            if handled {
+                #expect(fast == slow, "\(text)")
+            } else {
+                #expect(fast.isEmpty, "\(text)")
+            }
+            if matched {
+                resumed += 1
+                // The fixture's chunks and the well-formed extra ones stay on the fast path.
+                #expect(handled || n >= chunks.count - 2, "\(text)")
+            }
+            if n == 0 { #expect(prefix.count > RepeatedPrefix.minimumLength) }
+        }
+        #expect(resumed >= chunks.count - 4)
     }
 }
