@@ -1,6 +1,7 @@
-/// Finds the first byte of a small set eight bytes at a time (SWAR: one 64-bit load and a few
-/// arithmetic steps per eight bytes instead of a compare per byte). The JSON scanner and the
-/// SSE parser spend most of their time looking for the next quote or line break.
+/// Finds the first byte of a small set sixteen bytes at a time while there is none (vector
+/// compares), then eight at a time (SWAR: one 64-bit load and a few arithmetic steps per eight
+/// bytes instead of a compare per byte). The JSON scanner, the JSON writer and the SSE parser
+/// spend most of their time looking for the next quote, escape or line break.
 ///
 /// Each mask below is exact for its *lowest* set byte (a borrow can only mark bytes above a
 /// real match), so the lowest byte set in their union is the first real match.
@@ -19,6 +20,15 @@ public enum ByteSearch {
     public static func quoteBackslashOrControl(_ p: UnsafeRawBufferPointer, from: Int) -> Int {
         var j = from
         let n = p.count
+        // Sixteen bytes per step with vector compares while nothing is found (long prompts and
+        // replies), then the word loop below pins the first match down.
+        let quote = SIMD16<UInt8>(repeating: 0x22), backslash = SIMD16<UInt8>(repeating: 0x5C)
+        let space = SIMD16<UInt8>(repeating: 0x20)
+        while j + 16 <= n {
+            let v = p.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
+            if found((v .== quote) .| (v .== backslash) .| (v .< space)) { break }
+            j += 16
+        }
         while j + 8 <= n {
             let v = p.loadUnaligned(fromByteOffset: j, as: UInt64.self)
             let m = bytes(v, equalTo: 0x22) | bytes(v, equalTo: 0x5C) | ((v &- ones &* 0x20) & ~v & highs)
@@ -33,10 +43,42 @@ public enum ByteSearch {
         return n
     }
 
+    /// Whether every byte is below 0x80 (sixteen at a time).
+    public static func isASCII(_ p: UnsafeRawBufferPointer) -> Bool {
+        var j = 0
+        let n = p.count
+        var acc = SIMD2<UInt64>()
+        while j + 16 <= n {
+            acc |= p.loadUnaligned(fromByteOffset: j, as: SIMD2<UInt64>.self)
+            j += 16
+        }
+        var tail: UInt8 = 0
+        while j < n {
+            tail |= p[j]
+            j += 1
+        }
+        return (acc[0] | acc[1]) & highs == 0 && tail < 0x80
+    }
+
+    /// Any lane set. Vector-to-vector compares and a look at the mask as two words compile to a
+    /// handful of SSE2 instructions; `any()` and compares against a scalar went lane by lane
+    /// through memory (objdump).
+    @inline(__always)
+    private static func found(_ m: SIMDMask<SIMD16<Int8>>) -> Bool {
+        let w = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+        return w[0] | w[1] != 0
+    }
+
     /// The first index at or after `from` holding LF or CR, or `p.count`.
     public static func lineBreak(_ p: UnsafeRawBufferPointer, from: Int) -> Int {
         var j = from
         let n = p.count
+        let lf = SIMD16<UInt8>(repeating: 0x0A), cr = SIMD16<UInt8>(repeating: 0x0D)
+        while j + 16 <= n {
+            let v = p.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
+            if found((v .== lf) .| (v .== cr)) { break }
+            j += 16
+        }
         while j + 8 <= n {
             let v = p.loadUnaligned(fromByteOffset: j, as: UInt64.self)
             let m = bytes(v, equalTo: 0x0A) | bytes(v, equalTo: 0x0D)

@@ -144,12 +144,7 @@ public enum JSONFastParser {
 
         /// UTF-8 bytes as a String, or nil when they are not valid UTF-8 (jansson refuses those).
         static func text(_ b: UnsafeRawBufferPointer) -> String? {
-            var ascii = true
-            for c in b where c >= 0x80 {
-                ascii = false
-                break
-            }
-            if ascii { return String(decoding: b, as: UTF8.self) }
+            if ByteSearch.isASCII(b) { return String(decoding: b, as: UTF8.self) }
             return String(validating: b, as: UTF8.self)
         }
 

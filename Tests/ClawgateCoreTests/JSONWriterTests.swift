@@ -13,6 +13,38 @@ struct JSONWriterTests {
         #expect(parsed == [s])
     }
 
+    /// Strings of every length around the eight-byte stride, with bytes that need an escape
+    /// (and their neighbours) at random positions, escaped exactly as the byte-by-byte rules say.
+    @Test func everyByteThatNeedsAnEscapeIsEscapedAtAnyPosition() {
+        let alphabet: [UInt8] = [0x00, 0x01, 0x08, 0x09, 0x0A, 0x0C, 0x0D, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F]
+        func expected(_ b: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [0x22]
+            for c in b {
+                switch c {
+                case 0x22: out += [0x5C, 0x22]
+                case 0x5C: out += [0x5C, 0x5C]
+                case 0x0A: out += [0x5C, 0x6E]
+                case 0x0D: out += [0x5C, 0x72]
+                case 0x09: out += [0x5C, 0x74]
+                case 0x08: out += [0x5C, 0x62]
+                case 0x0C: out += [0x5C, 0x66]
+                case ..<0x20: out += Array(String(format: "\\u%04x", Int(c)).utf8)
+                default: out.append(c)
+                }
+            }
+            return out + [0x22]
+        }
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            for _ in 0..<100 {
+                let b = (0..<length).map { _ in Int.random(in: 0..<5, using: &rng) == 0 ? alphabet.randomElement(using: &rng)! : 0x61 }
+                var w = JSONWriter()
+                b.withUnsafeBytes { w.string(utf8: $0) }
+                #expect(w.bytes == expected(b), "\(b)")
+            }
+        }
+    }
+
     @Test(arguments: [0, 7, -7, 42, 1_000_000, Int.max, Int.min + 1])
     func integersAreDecimal(v: Int) {
         var w = JSONWriter()
@@ -186,12 +218,13 @@ struct ByteSearchTests {
         return j
     }
 
-    /// Every position of every match, in buffers of every length around the 8-byte stride, with
-    /// bytes chosen to sit next to the searched values (0x1F/0x20, 0x21/0x23, 0x5B/0x5D, 0x80+).
+    /// Every position of every match, in buffers of every length around the 8- and 16-byte
+    /// strides, with bytes chosen to sit next to the searched values (0x1F/0x20, 0x21/0x23,
+    /// 0x5B/0x5D, 0x80+).
     @Test func findsTheSameFirstByteAsAPlainLoop() {
         let alphabet: [UInt8] = [0x41, 0x20, 0x1F, 0x00, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x0A, 0x0B, 0x0D, 0x0C, 0x7F, 0x80, 0xA2, 0xDC, 0xFF]
         var rng = SystemRandomNumberGenerator()
-        for length in 0..<40 {
+        for length in 0..<56 {
             for _ in 0..<200 {
                 // Mostly a harmless byte, so matches land anywhere, including past the first word.
                 let b = (0..<length).map { _ in Int.random(in: 0..<4, using: &rng) == 0 ? alphabet.randomElement(using: &rng)! : 0x61 }
@@ -199,6 +232,7 @@ struct ByteSearchTests {
                 b.withUnsafeBytes { p in
                     #expect(ByteSearch.quoteBackslashOrControl(p, from: from) == naive(b, from: from) { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 })
                     #expect(ByteSearch.lineBreak(p, from: from) == naive(b, from: from) { $0 == 0x0A || $0 == 0x0D })
+                    #expect(ByteSearch.isASCII(p) == b.allSatisfy { $0 < 0x80 })
                 }
             }
         }
