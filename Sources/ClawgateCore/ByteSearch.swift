@@ -1,10 +1,10 @@
-/// Finds the first byte of a small set sixteen bytes at a time while there is none (vector
-/// compares), then eight at a time (SWAR: one 64-bit load and a few arithmetic steps per eight
-/// bytes instead of a compare per byte). The JSON scanner, the JSON writer and the SSE parser
-/// spend most of their time looking for the next quote, escape or line break.
+/// Finds the first byte of a small set sixteen bytes at a time (vector compares), and in the
+/// last fifteen bytes eight at a time (SWAR: one 64-bit load and a few arithmetic steps per
+/// eight bytes instead of a compare per byte). The JSON scanner, the JSON writer and the SSE
+/// parser spend most of their time looking for the next quote, escape or line break.
 ///
-/// Each mask below is exact for its *lowest* set byte (a borrow can only mark bytes above a
-/// real match), so the lowest byte set in their union is the first real match.
+/// Each SWAR mask below is exact for its *lowest* set byte (a borrow can only mark bytes above
+/// a real match), so the lowest byte set in their union is the first real match.
 public enum ByteSearch {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
@@ -20,13 +20,13 @@ public enum ByteSearch {
     public static func quoteBackslashOrControl(_ p: UnsafeRawBufferPointer, from: Int) -> Int {
         var j = from
         let n = p.count
-        // Sixteen bytes per step with vector compares while nothing is found (long prompts and
-        // replies), then the word loop below pins the first match down.
+        // Sixteen bytes per step with vector compares (long prompts and replies); the words
+        // below take the last fifteen bytes.
         let quote = SIMD16<UInt8>(repeating: 0x22), backslash = SIMD16<UInt8>(repeating: 0x5C)
         let space = SIMD16<UInt8>(repeating: 0x20)
         while j + 16 <= n {
             let v = p.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
-            if found((v .== quote) .| (v .== backslash) .| (v .< space)) { break }
+            if let k = first((v .== quote) .| (v .== backslash) .| (v .< space)) { return j + k }
             j += 16
         }
         while j + 8 <= n {
@@ -60,13 +60,16 @@ public enum ByteSearch {
         return (acc[0] | acc[1]) & highs == 0 && tail < 0x80
     }
 
-    /// Any lane set. Vector-to-vector compares and a look at the mask as two words compile to a
-    /// handful of SSE2 instructions; `any()` and compares against a scalar went lane by lane
-    /// through memory (objdump).
+    /// The first lane set, if any. Vector-to-vector compares and a look at the mask as two
+    /// words compile to a handful of SSE2 instructions; `any()` and compares against a scalar
+    /// went lane by lane through memory (objdump).
     @inline(__always)
-    private static func found(_ m: SIMDMask<SIMD16<Int8>>) -> Bool {
+    private static func first(_ m: SIMDMask<SIMD16<Int8>>) -> Int? {
         let w = unsafeBitCast(m, to: SIMD2<UInt64>.self)
-        return w[0] | w[1] != 0
+        let low = UInt64(littleEndian: w[0]), high = UInt64(littleEndian: w[1])
+        if low != 0 { return low.trailingZeroBitCount >> 3 }
+        if high != 0 { return 8 + high.trailingZeroBitCount >> 3 }
+        return nil
     }
 
     /// The first index at or after `from` holding LF or CR, or `p.count`.
@@ -76,7 +79,7 @@ public enum ByteSearch {
         let lf = SIMD16<UInt8>(repeating: 0x0A), cr = SIMD16<UInt8>(repeating: 0x0D)
         while j + 16 <= n {
             let v = p.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
-            if found((v .== lf) .| (v .== cr)) { break }
+            if let k = first((v .== lf) .| (v .== cr)) { return j + k }
             j += 16
         }
         while j + 8 <= n {
