@@ -41,6 +41,35 @@ import Testing
         #expect(seen.ready.first.map { $0.action & CURL_CSELECT_IN != 0 } == true)
     }
 
+    /// Bytes that arrive while a batch is relayed are taken in the same collection after a batch
+    /// of two or more, and left for the next one (the set fires again) after a batch of one.
+    @Test func theSetIsAskedAgainOnlyAfterABatchOfMoreThanOne() throws {
+        let (a, peerA) = try pair()
+        let (b, peerB) = try pair()
+        let (c, peerC) = try pair()
+        defer { for fd in [a, peerA, b, peerB, c, peerC] { close(fd) } }
+        let seen = Seen()
+        let set = try UpstreamSockets { fd, action in
+            seen.ready.append((fd, action))
+            var buffer = [UInt8](repeating: 0, count: 64)
+            _ = read(fd, &buffer, buffer.count)
+            if fd != b { _ = write(peerB, "x", 1) }  // b's bytes arrive while a or c is relayed
+        }
+        defer { set.close() }
+        for fd in [a, b, c] { set.interestChanged(fd, what: CURL_POLL_IN) }
+        poke(peerA)
+        set.collect()
+        #expect(seen.ready.map(\.fd) == [a])
+        set.collect()
+        #expect(seen.ready.map(\.fd) == [a, b])
+        seen.ready.removeAll()
+        poke(peerA)
+        poke(peerC)
+        set.collect()
+        #expect(Set(seen.ready.prefix(2).map(\.fd)) == [a, c])
+        #expect(seen.ready.dropFirst(2).map(\.fd) == [b])
+    }
+
     /// curl's threaded resolver watches a socketpair and closes it itself, without the
     /// close-socket callback. A new socket that gets the same number must still be watched.
     @Test func aDescriptorCurlClosesUnannouncedIsNotMistakenForItsSuccessor() throws {

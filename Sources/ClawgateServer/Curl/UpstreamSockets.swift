@@ -115,8 +115,10 @@ final class UpstreamSockets {
     func collect() {
         // Bytes that arrived while a batch was being relayed are taken too, before lws's next
         // poll() (which costs ~0.27 µs per open descriptor); bounded, so clients are read soon.
+        // Not after a batch of one: at a trickle nothing else has come in meanwhile, and asking
+        // cost a system call per wake-up; whatever did come fires the set again.
         var rounds = 0
-        while rounds < 8, collectBatch() > 0 { rounds += 1 }
+        while rounds < 8, collectBatch() > 1 { rounds += 1 }
     }
 
     private func collectBatch() -> Int {
