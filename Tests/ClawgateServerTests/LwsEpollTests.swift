@@ -216,40 +216,6 @@ import Testing
         #expect(t.stats.answered_reads == 1)
     }
 
-    /// libcurl's poll(fd, 0) "is the answer readable yet?" right after it sent a whole request is
-    /// answered "no" from that send, once; after a send that wrote only part, or about another
-    /// socket, or after a turn of the loop, the kernel answers.
-    @Test func aWholeSendAnswersTheNextReplyQuestionOnce() throws {
-        let t = try Table()
-        defer { t.end() }
-        let (a, peerA) = try t.addSocket()
-        let (b, peerB) = try t.addSocket()
-        #expect(t.turn() == 0)
-        var question = pollfd(fd: a, events: Int16(POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND), revents: 0)
-        #expect(send(a, "request", 7, 0) == 7)
-        _ = write(peerA, "r", 1)             // the answer comes after the send
-        #expect(poll(&question, 1, 0) == 0)
-        #expect(t.stats.answered_reads == 1)
-        #expect(poll(&question, 1, 0) == 1)  // once: the kernel has the next one
-        // A question about another socket goes to the kernel.
-        #expect(send(b, "request", 7, 0) == 7)
-        _ = write(peerB, "r", 1)
-        #expect(poll(&question, 1, 0) == 1)
-        // So does one after a turn of the loop.
-        #expect(send(a, "request", 7, 0) == 7)
-        #expect(t.turn() == 2)
-        #expect(poll(&question, 1, 0) == 1)
-        // A send that wrote only part of its bytes answers nothing.
-        var flags = fcntl(a, F_GETFL)
-        flags |= O_NONBLOCK
-        _ = fcntl(a, F_SETFL, flags)
-        let big = [UInt8](repeating: 0x61, count: 1 << 22)
-        let wrote = big.withUnsafeBytes { send(a, $0.baseAddress, $0.count, 0) }
-        #expect(wrote > 0 && wrote < big.count)
-        #expect(poll(&question, 1, 0) == 1)
-        #expect(t.stats.answered_reads == 1)
-    }
-
     /// lws's POLLOUT turn after a response: answered from the send that just wrote in full, on a
     /// small table only, never twice in a row, and whatever else is ready comes with the next
     /// real poll.
