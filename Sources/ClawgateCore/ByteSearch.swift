@@ -15,6 +15,18 @@ public enum ByteSearch {
     @inline(__always)
     private static func bytes(_ v: UInt64, equalTo c: UInt8) -> UInt64 { zeroBytes(v ^ (ones &* UInt64(c))) }
 
+    /// The first lane set, if any. Vector-to-vector compares and a look at the mask as two
+    /// words compile to a handful of SSE2 instructions; `any()` and compares against a scalar
+    /// went lane by lane through memory (objdump).
+    @inline(__always)
+    private static func first(_ m: SIMDMask<SIMD16<Int8>>) -> Int? {
+        let w = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+        let low = UInt64(littleEndian: w[0]), high = UInt64(littleEndian: w[1])
+        if low != 0 { return low.trailingZeroBitCount >> 3 }
+        if high != 0 { return 8 + high.trailingZeroBitCount >> 3 }
+        return nil
+    }
+
     /// The first index at or after `from` holding `"`, `\` or a control byte (< 0x20), or
     /// `p.count` when there is none: the end of an escape-free JSON string's contents.
     public static func quoteBackslashOrControl(_ p: UnsafeRawBufferPointer, from: Int) -> Int {
@@ -58,18 +70,6 @@ public enum ByteSearch {
             j += 1
         }
         return (acc[0] | acc[1]) & highs == 0 && tail < 0x80
-    }
-
-    /// The first lane set, if any. Vector-to-vector compares and a look at the mask as two
-    /// words compile to a handful of SSE2 instructions; `any()` and compares against a scalar
-    /// went lane by lane through memory (objdump).
-    @inline(__always)
-    private static func first(_ m: SIMDMask<SIMD16<Int8>>) -> Int? {
-        let w = unsafeBitCast(m, to: SIMD2<UInt64>.self)
-        let low = UInt64(littleEndian: w[0]), high = UInt64(littleEndian: w[1])
-        if low != 0 { return low.trailingZeroBitCount >> 3 }
-        if high != 0 { return 8 + high.trailingZeroBitCount >> 3 }
-        return nil
     }
 
     /// The first index at or after `from` holding LF or CR, or `p.count`.

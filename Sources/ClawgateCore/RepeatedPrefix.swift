@@ -41,11 +41,8 @@ public struct RepeatedPrefix {
 
     /// Remembers `data[0..<length]` (a no-op below `minimumLength`).
     public mutating func remember(_ data: UnsafeRawBufferPointer, length: Int) {
-        guard length >= Self.minimumLength, length <= data.count else {
-            bytes.removeAll(keepingCapacity: true)
-            return
-        }
         bytes.removeAll(keepingCapacity: true)
+        guard length >= Self.minimumLength, length <= data.count else { return }
         bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[0..<length]))
     }
 }

@@ -81,7 +81,6 @@ public final class OpenAIStreamDecoder: StreamDecoder {
         var firstOfInterest = -1
         func member(_ s: inout JSONScanner, _ key: UnsafeRawBufferPointer) {
             if JSONScanner.key(key, is: "choices") {
-                if firstOfInterest < 0 { firstOfInterest = s.offset(of: key) }
                 s.array { s, index in
                     guard index == 0 else { return }
                     s.object { s, k in
@@ -99,21 +98,23 @@ public final class OpenAIStreamDecoder: StreamDecoder {
                     }
                 }
             } else if JSONScanner.key(key, is: "usage") {
-                if firstOfInterest < 0 { firstOfInterest = s.offset(of: key) }
-                guard !s.null() else { return }
-                var u = Usage(promptTokens: 0, completionTokens: 0)
-                s.object { s, uk in
-                    if JSONScanner.key(uk, is: "prompt_tokens") {
-                        u.promptTokens = s.int() ?? 0
-                    } else if JSONScanner.key(uk, is: "completion_tokens") {
-                        u.completionTokens = s.int() ?? 0
+                if !s.null() {
+                    var u = Usage(promptTokens: 0, completionTokens: 0)
+                    s.object { s, uk in
+                        if JSONScanner.key(uk, is: "prompt_tokens") {
+                            u.promptTokens = s.int() ?? 0
+                        } else if JSONScanner.key(uk, is: "completion_tokens") {
+                            u.completionTokens = s.int() ?? 0
+                        }
                     }
+                    usage = u
                 }
-                usage = u
             } else if JSONScanner.key(key, is: "error") {
-                if firstOfInterest < 0 { firstOfInterest = s.offset(of: key) }
                 if !s.null() { unusual = true }
+            } else {
+                return  // skipped: it may lie in the remembered prefix
             }
+            if firstOfInterest < 0 { firstOfInterest = s.offset(of: key) }
         }
         let resumed = prefix.match(data)
         if let at = resumed {
