@@ -55,7 +55,7 @@ let package = Package(
         ], exclude: ["README.md"]),
         // Load generator for `make bench`: libcurl multi and the lws client, like the gateway.
         .executableTarget(name: "clawgate-bench", dependencies: [
-            "CCurl", "CLws", "CJansson", "LwsLogFilter",
+            "CCurl", "CLws", "CJansson", "LwsEpoll", "LwsLogFilter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ClawgateCoreTests", dependencies: ["ClawgateCore"]),

@@ -1,6 +1,7 @@
 import CJansson
 import CLws
 import Glibc
+import LwsEpoll
 
 /// The WebSocket hub client: `ws` runs chats over `concurrency` connections (closed loop: one
 /// chat at a time per connection; open loop: chats started on a fixed schedule, round robin over
@@ -247,6 +248,11 @@ final class WSLoad {
             result.fail("lws_create_context failed")
             return result
         }
+        // lws waits in poll() over every connection: with 500 sessions that was over half of the
+        // client's CPU, on the core it shares with the simulator, so the client's own queueing
+        // showed in both sides' TTFT tails. The servers' epoll mirror serves it here too.
+        let loopWait = clawgate_lws_epoll_create(16, 8)
+        if let loopWait { clawgate_lws_epoll_begin(loopWait, -1) }
         let cpu0 = processCPUSeconds()
         let t0 = monotonicNanos()
         let tick: Int64 = plan.isOpenLoop || stagger > 0 ? 1000 : 10_000
@@ -331,6 +337,10 @@ final class WSLoad {
         clws_timer_cancel(timer)
         lws_context_destroy(context)
         context = nil
+        if let loopWait {
+            clawgate_lws_epoll_end(loopWait)
+            clawgate_lws_epoll_free(loopWait)
+        }
         return result
     }
 }
