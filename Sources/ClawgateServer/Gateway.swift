@@ -15,14 +15,18 @@ public struct GatewayOptions: Sendable {
     /// From how many descriptors in lws's table the loop waits in epoll instead of poll()
     /// (back to poll() below half of it); nil: always poll(). See LwsEpoll.
     public var epollFrom: Int?
+    /// How long, in µs, a request started in a loop turn may wait before the turn stops serving
+    /// clients to look for upstream answers (`UnansweredStarts`).
+    public var answerLookBudgetUs: UInt64
 
     public init(config: GatewayConfig, webRoot: String? = nil, notes: [String] = [], log: GatewayLog = GatewayLog(),
-                epollFrom: Int? = 16) {
+                epollFrom: Int? = 16, answerLookBudgetUs: UInt64 = 250) {
         self.config = config
         self.webRoot = webRoot
         self.notes = notes
         self.log = log
         self.epollFrom = epollFrom
+        self.answerLookBudgetUs = answerLookBudgetUs
     }
 }
 
@@ -65,6 +69,8 @@ public final class Gateway: @unchecked Sendable {
     let writes = WriteCoalescer()
     /// Backpressure figures, readable from any thread.
     public let flow = FlowStats()
+    /// How the loop divided its turns, readable from any thread.
+    public let turns = TurnStats()
     var sessions: [ObjectIdentifier: WSConnection] = [:]
     /// Every call in flight, so shutdown can end each one with an answer.
     private var activeCalls: [ObjectIdentifier: Call] = [:]
@@ -152,6 +158,7 @@ public final class Gateway: @unchecked Sendable {
         startup.signal()
         if let loopWait { clawgate_lws_epoll_begin(loopWait, curl.watchedDescriptor) }
         while !stopping.load(ordering: .acquiring) {
+            curl.loopTurnBegins()
             if lws_service(context, 0) < 0 { break }
         }
         drain(deadlineMs: 3000)
@@ -199,7 +206,8 @@ public final class Gateway: @unchecked Sendable {
         }
         vhost = vh
         deadlines = try LoopDeadlines(vhost: vh)
-        curl = try CurlDriver(context: ctx, vhost: vh, deadlines: deadlines, writes: writes)
+        curl = try CurlDriver(context: ctx, vhost: vh, deadlines: deadlines, writes: writes,
+                              answerLookBudgetUs: options.answerLookBudgetUs, turns: turns)
         housekeeping = deadlines.make { [unowned self] in self.housekeep() }
         housekeeping?.schedule(afterMs: 1000)
     }

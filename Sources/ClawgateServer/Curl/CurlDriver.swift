@@ -1,4 +1,5 @@
 import CCurl
+import ClawgateCore
 import CLws
 import Glibc
 
@@ -16,15 +17,23 @@ final class CurlDriver {
     private var sockets: UpstreamSockets!
     private(set) var handles: EasyHandlePool!
     private let writes: WriteCoalescer
+    /// Requests sent this turn whose answers have not been looked for (see `collectIfOverdue`).
+    private var unanswered: UnansweredStarts
+    private let turns: TurnStats
+    /// Inside curl_multi_socket_action: nothing may call into curl again.
+    private var acting = false
 
     var activeCount: Int { active.count }
     /// A descriptor only lws's poll table holds (LwsEpoll recognises the table by it).
     var watchedDescriptor: Int32 { sockets.watchedDescriptor }
 
-    init(context: OpaquePointer, vhost: OpaquePointer, deadlines: LoopDeadlines, writes: WriteCoalescer) throws {
+    init(context: OpaquePointer, vhost: OpaquePointer, deadlines: LoopDeadlines, writes: WriteCoalescer,
+         answerLookBudgetUs: UInt64, turns: TurnStats) throws {
         guard let m = curl_multi_init() else { throw CurlError(call: "curl_multi_init", message: "out of memory") }
         multi = m
         self.writes = writes
+        unanswered = UnansweredStarts(budgetUs: answerLookBudgetUs)
+        self.turns = turns
         nextTurn = LoopTimer(context: context) { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
         later = deadlines.make { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -88,6 +97,25 @@ final class CurlDriver {
         // sends the request (on a reused connection) without an extra poll. Not when this start
         // comes from completing another transfer: that runs inside `drainCompleted` already.
         if !draining { socketAction(CCURL_SOCKET_TIMEOUT, 0) }
+        unanswered.started(atUs: MonotonicClock.nowUs())
+    }
+
+    /// The loop is about to wait for events; whatever it finds, the upstream set included, is
+    /// served in the turn that follows.
+    func loopTurnBegins() {
+        unanswered.looked()
+    }
+
+    /// Collects the upstream set when a request sent this turn has waited over the budget for
+    /// its answer to be looked for: a turn that starts a wave of chats relays the first
+    /// answers as they come instead of after the last start. Call only where no curl, call or
+    /// connection code is on the stack (after an lws receive callback has been handled).
+    func collectIfOverdue() {
+        guard unanswered.oldestUs != nil, !acting, !draining,
+              unanswered.overdue(atUs: MonotonicClock.nowUs()) else { return }
+        unanswered.looked()
+        turns.collectedEarly()
+        sockets.collect()
     }
 
     /// Aborts a transfer at once; its delegate gets no completion. Never call this from inside
@@ -99,8 +127,11 @@ final class CurlDriver {
 
     func socketAction(_ fd: curl_socket_t, _ events: Int32) {
         writes.coalescing {
+            let outer = acting
+            acting = true
             var running: Int32 = 0
             curl_multi_socket_action(multi, fd, events, &running)
+            acting = outer
             drainCompleted()
         }
     }

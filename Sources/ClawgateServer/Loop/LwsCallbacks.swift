@@ -21,13 +21,19 @@ private func gateway(of wsi: OpaquePointer) -> Gateway? {
 func gatewayHTTPCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
                          _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
     guard let wsi, let gw = gateway(of: wsi) else { return 0 }
-    return gw.httpEvent(wsi, reason, user, input, len)
+    let r = gw.httpEvent(wsi, reason, user, input, len)
+    if reason == LWS_CALLBACK_HTTP_BODY_COMPLETION { gw.curl.collectIfOverdue() }
+    return r
 }
 
 func gatewayWSCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
                        _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
     guard let wsi, let gw = gateway(of: wsi) else { return 0 }
-    return gw.webSocketEvent(wsi, reason, user, input, len)
+    let r = gw.webSocketEvent(wsi, reason, user, input, len)
+    // A frame may have started a request; lws's service of this socket is all that is on the
+    // stack, so answers that came back meanwhile can be relayed here.
+    if reason == LWS_CALLBACK_RECEIVE { gw.curl.collectIfOverdue() }
+    return r
 }
 
 func gatewayFdCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
