@@ -15,18 +15,20 @@ public struct GatewayOptions: Sendable {
     /// From how many descriptors in lws's table the loop waits in epoll instead of poll()
     /// (back to poll() below half of it); nil: always poll(). See LwsEpoll.
     public var epollFrom: Int?
-    /// How long, in µs, a request started in a loop turn may wait before the turn stops serving
-    /// clients to look for upstream answers (`UnansweredStarts`).
-    public var answerLookBudgetUs: UInt64
+    /// How long, in µs, one kind of work may keep the loop from the other: a request started in
+    /// a turn waits at most this long before the turn stops serving clients to look for upstream
+    /// answers (`UnansweredStarts`), and a collection of upstream answers stops draining the set
+    /// after it so clients are read again (`UpstreamSockets.collect`).
+    public var turnBudgetUs: UInt64
 
     public init(config: GatewayConfig, webRoot: String? = nil, notes: [String] = [], log: GatewayLog = GatewayLog(),
-                epollFrom: Int? = 16, answerLookBudgetUs: UInt64 = 250) {
+                epollFrom: Int? = 16, turnBudgetUs: UInt64 = 250) {
         self.config = config
         self.webRoot = webRoot
         self.notes = notes
         self.log = log
         self.epollFrom = epollFrom
-        self.answerLookBudgetUs = answerLookBudgetUs
+        self.turnBudgetUs = turnBudgetUs
     }
 }
 
@@ -207,7 +209,7 @@ public final class Gateway: @unchecked Sendable {
         vhost = vh
         deadlines = try LoopDeadlines(vhost: vh)
         curl = try CurlDriver(context: ctx, vhost: vh, deadlines: deadlines, writes: writes,
-                              answerLookBudgetUs: options.answerLookBudgetUs, turns: turns)
+                              turnBudgetUs: options.turnBudgetUs, turns: turns)
         housekeeping = deadlines.make { [unowned self] in self.housekeep() }
         housekeeping?.schedule(afterMs: 1000)
     }

@@ -49,7 +49,8 @@ import Testing
         let (c, peerC) = try pair()
         defer { for fd in [a, peerA, b, peerB, c, peerC] { close(fd) } }
         let seen = Seen()
-        let set = try UpstreamSockets { fd, action in
+        // No time budget: a stall of this machine must not end the collection early.
+        let set = try UpstreamSockets(drainBudgetUs: .max) { fd, action in
             seen.ready.append((fd, action))
             var buffer = [UInt8](repeating: 0, count: 64)
             _ = read(fd, &buffer, buffer.count)
@@ -67,6 +68,30 @@ import Testing
         poke(peerC)
         set.collect()
         #expect(Set(seen.ready.prefix(2).map(\.fd)) == [a, c])
+        #expect(seen.ready.dropFirst(2).map(\.fd) == [b])
+    }
+
+    /// Past its time budget a collection takes no further batch: with none, b's bytes that
+    /// arrive while a and c are relayed wait for the next collection even after a batch of two.
+    @Test func aCollectionPastItsBudgetLeavesTheRestForTheNext() throws {
+        let (a, peerA) = try pair()
+        let (b, peerB) = try pair()
+        let (c, peerC) = try pair()
+        defer { for fd in [a, peerA, b, peerB, c, peerC] { close(fd) } }
+        let seen = Seen()
+        let set = try UpstreamSockets(drainBudgetUs: 0) { fd, action in
+            seen.ready.append((fd, action))
+            var buffer = [UInt8](repeating: 0, count: 64)
+            _ = read(fd, &buffer, buffer.count)
+            if fd != b { _ = write(peerB, "x", 1) }
+        }
+        defer { set.close() }
+        for fd in [a, b, c] { set.interestChanged(fd, what: CURL_POLL_IN) }
+        poke(peerA)
+        poke(peerC)
+        set.collect()
+        #expect(Set(seen.ready.map(\.fd)) == [a, c])
+        set.collect()
         #expect(seen.ready.dropFirst(2).map(\.fd) == [b])
     }
 

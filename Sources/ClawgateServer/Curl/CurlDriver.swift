@@ -28,11 +28,11 @@ final class CurlDriver {
     var watchedDescriptor: Int32 { sockets.watchedDescriptor }
 
     init(context: OpaquePointer, vhost: OpaquePointer, deadlines: LoopDeadlines, writes: WriteCoalescer,
-         answerLookBudgetUs: UInt64, turns: TurnStats) throws {
+         turnBudgetUs: UInt64, turns: TurnStats) throws {
         guard let m = curl_multi_init() else { throw CurlError(call: "curl_multi_init", message: "out of memory") }
         multi = m
         self.writes = writes
-        unanswered = UnansweredStarts(budgetUs: answerLookBudgetUs)
+        unanswered = UnansweredStarts(budgetUs: turnBudgetUs)
         self.turns = turns
         nextTurn = LoopTimer(context: context) { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
         later = deadlines.make { [unowned self] in self.socketAction(CCURL_SOCKET_TIMEOUT, 0) }
@@ -58,7 +58,7 @@ final class CurlDriver {
         // that closes idle keep-alive connections it will want a moment later (measured: 616
         // connections for 5,000 requests at concurrency 50). A fixed, generous cache keeps them.
         try curlCheck(ccurl_multi_setopt_long(m, CURLMOPT_MAXCONNECTS, 4096), "CURLMOPT_MAXCONNECTS")
-        sockets = try UpstreamSockets { [unowned self] fd, action in self.socketAction(fd, action) }
+        sockets = try UpstreamSockets(drainBudgetUs: turnBudgetUs) { [unowned self] fd, action in self.socketAction(fd, action) }
         try sockets.attach(to: vhost)
     }
 

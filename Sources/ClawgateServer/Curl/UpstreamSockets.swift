@@ -37,9 +37,12 @@ final class UpstreamSockets {
     private let readyData = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(CEPOLL_BATCH))
     /// Hands a ready socket to curl (`CURL_CSELECT_*` bits).
     private let onReady: (curl_socket_t, Int32) -> Void
+    /// After this long a collection takes no further batch (`GatewayOptions.turnBudgetUs`).
+    private let drainBudgetUs: UInt64
 
-    init(onReady: @escaping (curl_socket_t, Int32) -> Void) throws {
+    init(drainBudgetUs: UInt64 = 250, onReady: @escaping (curl_socket_t, Int32) -> Void) throws {
         self.onReady = onReady
+        self.drainBudgetUs = drainBudgetUs
         epfd = cepoll_create()
         guard epfd >= 0 else { throw CurlError(call: "epoll_create1", message: String(cString: strerror(errno))) }
     }
@@ -113,12 +116,15 @@ final class UpstreamSockets {
     /// The raw-file watch on the set fired: hand each ready socket to curl. The set is
     /// level-triggered, so whatever is left after this turn fires it again.
     func collect() {
-        // Bytes that arrived while a batch was being relayed are taken too, before lws's next
-        // poll() (which costs ~0.27 µs per open descriptor); bounded, so clients are read soon.
-        // Not after a batch of one: at a trickle nothing else has come in meanwhile, and asking
-        // cost a system call per wake-up; whatever did come fires the set again.
+        // Bytes that arrived while a batch was being relayed are taken too, without another loop
+        // turn; bounded in batches and in time, so a burst of answers (500 streams' tokens
+        // arrive within a millisecond or two) does not keep chat frames that came meanwhile
+        // unread for the whole burst. Not after a batch of one: at a trickle nothing else has
+        // come in meanwhile, and asking cost a system call per wake-up; whatever did come fires
+        // the set again.
+        let began = MonotonicClock.nowUs()
         var rounds = 0
-        while rounds < 8, collectBatch() > 1 { rounds += 1 }
+        while rounds < 8, collectBatch() > 1, MonotonicClock.nowUs() &- began < drainBudgetUs { rounds += 1 }
     }
 
     private func collectBatch() -> Int {

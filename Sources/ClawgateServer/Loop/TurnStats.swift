@@ -6,7 +6,7 @@ public final class TurnStats: Sendable {
 
     /// Times the upstream set was collected in the middle of a turn because requests started
     /// in it had waited past the budget for their answers to be looked for
-    /// (`GatewayOptions.answerLookBudgetUs`).
+    /// (`GatewayOptions.turnBudgetUs`).
     public var earlyCollections: Int { early.load(ordering: .relaxed) }
 
     func collectedEarly() { early.add(1, ordering: .relaxed) }

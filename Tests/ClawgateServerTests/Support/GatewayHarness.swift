@@ -14,7 +14,7 @@ final class GatewayHarness {
     /// poll() (LwsEpoll); the end-to-end tests run the binary's default, poll() below 16
     /// descriptors.
     init(models: [(String, [String])], fallbacks: [String: [String]] = [:], limits: Limits = Limits(),
-         webRoot: String? = nil, epollFrom: Int? = 0, answerLookBudgetUs: UInt64 = 250) throws {
+         webRoot: String? = nil, epollFrom: Int? = 0, turnBudgetUs: UInt64 = 250) throws {
         simulator = OpenAISimulator(options: SimulatorOptions(apiKey: "sim-secret"))
         let simPort = try simulator.start()
         let provider = ProviderConfig(name: "sim", kind: .openaiCompatible, baseURL: "http://127.0.0.1:\(simPort)/v1", apiKey: "sim-secret")
@@ -26,7 +26,7 @@ final class GatewayHarness {
         let config = GatewayConfig(listen: ListenAddress(host: "127.0.0.1", port: 0), providers: [provider],
                                    models: aliases, limits: limits)
         gateway = Gateway(options: GatewayOptions(config: config, webRoot: webRoot, log: GatewayLog(minimum: .error),
-                                                  epollFrom: epollFrom, answerLookBudgetUs: answerLookBudgetUs))
+                                                  epollFrom: epollFrom, turnBudgetUs: turnBudgetUs))
         port = try gateway.start()
     }
 
