@@ -71,8 +71,9 @@ import Testing
         #expect(seen.ready.dropFirst(2).map(\.fd) == [b])
     }
 
-    /// Past its time budget a collection takes no further batch: with none, b's bytes that
-    /// arrive while a and c are relayed wait for the next collection even after a batch of two.
+    /// Past its time budget a collection hands over no further socket. With none, each
+    /// collection hands over one; the ready socket left over comes first in the next, ahead of
+    /// b, whose bytes arrived while the first was relayed.
     @Test func aCollectionPastItsBudgetLeavesTheRestForTheNext() throws {
         let (a, peerA) = try pair()
         let (b, peerB) = try pair()
@@ -89,10 +90,12 @@ import Testing
         for fd in [a, b, c] { set.interestChanged(fd, what: CURL_POLL_IN) }
         poke(peerA)
         poke(peerC)
-        set.collect()
-        #expect(Set(seen.ready.map(\.fd)) == [a, c])
-        set.collect()
-        #expect(seen.ready.dropFirst(2).map(\.fd) == [b])
+        for handed in 1...3 {
+            set.collect()
+            #expect(seen.ready.count == handed)
+        }
+        #expect(Set(seen.ready.prefix(2).map(\.fd)) == [a, c])
+        #expect(seen.ready.last?.fd == b)
     }
 
     /// curl's threaded resolver watches a socketpair and closes it itself, without the

@@ -117,17 +117,24 @@ final class UpstreamSockets {
     /// level-triggered, so whatever is left after this turn fires it again.
     func collect() {
         // Bytes that arrived while a batch was being relayed are taken too, without another loop
-        // turn; bounded in batches and in time, so a burst of answers (500 streams' tokens
-        // arrive within a millisecond or two) does not keep chat frames that came meanwhile
-        // unread for the whole burst. Not after a batch of one: at a trickle nothing else has
-        // come in meanwhile, and asking cost a system call per wake-up; whatever did come fires
-        // the set again.
+        // turn, bounded in batches and in time: a burst of answers (the simulator, running late
+        // on a busy core, sends dozens of streams' tokens at once) must not keep chat frames
+        // that came meanwhile unread for the whole burst. Not after a batch of one: at a trickle
+        // nothing else has come in meanwhile, and asking cost a system call per wake-up;
+        // whatever did come fires the set again.
         let began = MonotonicClock.nowUs()
         var rounds = 0
-        while rounds < 8, collectBatch() > 1, MonotonicClock.nowUs() &- began < drainBudgetUs { rounds += 1 }
+        while rounds < 9 {
+            let (count, budgetLeft) = collectBatch(began: began)
+            guard budgetLeft, count > 1 else { return }
+            rounds += 1
+        }
     }
 
-    private func collectBatch() -> Int {
+    /// Hands over one batch of ready sockets, stopping early once the collection has run
+    /// `drainBudgetUs`: the sockets not handed over stay ready in the level-triggered set, which
+    /// reports them again, ahead of any that became ready since.
+    private func collectBatch(began: UInt64) -> (count: Int, budgetLeft: Bool) {
         let n = Int(cepoll_collect(epfd, readyEvents, readyData))
         for i in 0..<max(n, 0) {
             let data = readyData[i]
@@ -145,8 +152,9 @@ final class UpstreamSockets {
             if ev & UInt32(CEPOLL_OUT) != 0 { action |= CURL_CSELECT_OUT }
             if ev & UInt32(CEPOLL_ERR) != 0 { action |= CURL_CSELECT_ERR }
             onReady(fd, action)
+            if MonotonicClock.nowUs() &- began >= drainBudgetUs { return (n, false) }
         }
-        return n
+        return (n, true)
     }
 
     /// lws let go of the watch (context teardown).
