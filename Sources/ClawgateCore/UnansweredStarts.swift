@@ -2,11 +2,11 @@
 /// their answers.
 ///
 /// A turn serves every client socket its wait reported before it looks at the upstream set
-/// again. When hundreds of chats arrive together that turn runs for milliseconds, and the
-/// first request's answer sits unread until the last chat has been started: its time to
-/// first token grows with the size of the wave, not with its own work. The loop asks this
-/// after each client event and collects the upstream set once `budgetUs` has passed since the
-/// oldest unanswered start. Pure: the caller passes the clock.
+/// again. When many chats arrive together one turn starts dozens of them, a millisecond or
+/// more of work, and the first request's answer sits unread until the last has been started:
+/// its time to first token grows with the turn's work, not with its own. The loop asks this
+/// after each chat frame and each REST body and collects the upstream set once `budgetUs` has
+/// passed since the oldest unanswered start. Pure: the caller passes the clock.
 public struct UnansweredStarts: Sendable {
     public let budgetUs: UInt64
     /// When the oldest request sent since the last look was started; nil when there is none.

@@ -37,7 +37,7 @@ final class UpstreamSockets {
     private let readyData = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(CEPOLL_BATCH))
     /// Hands a ready socket to curl (`CURL_CSELECT_*` bits).
     private let onReady: (curl_socket_t, Int32) -> Void
-    /// After this long a collection takes no further batch (`GatewayOptions.turnBudgetUs`).
+    /// After this long a collection hands over no further socket (`GatewayOptions.turnBudgetUs`).
     private let drainBudgetUs: UInt64
 
     init(drainBudgetUs: UInt64 = 250, onReady: @escaping (curl_socket_t, Int32) -> Void) throws {
