@@ -559,6 +559,8 @@ def main():
     ap.add_argument("--peer", default="", help="comma-separated: 'litellm' (LiteLLM's proxy, its own runs) and/or "
                     "'haproxy' (HAProxy as a third side of every scenario: what a bare L7 relay adds)")
     ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--trace-dir", default="", help="write every recorded request's start, TTFT and latency per run "
+                    "(clawgate-bench --trace) to SCENARIO-SIDE-rROUND.tsv in this folder")
     args = ap.parse_args()
 
     args.bench_bin = os.path.join(args.bin_dir, "clawgate-bench")
@@ -578,6 +580,8 @@ def main():
         args.idle = min(args.idle, 500)
     only = set(filter(None, args.only.split(",")))
     os.makedirs(args.out, exist_ok=True)
+    if args.trace_dir:
+        os.makedirs(args.trace_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="clawgate-bench-")
     stamp = datetime.datetime.now(datetime.timezone.utc)
     meta = dict(date=stamp.strftime("%Y-%m-%d %H:%M UTC"),
@@ -629,6 +633,8 @@ def main():
                 for side, server, load, watched in order:
                     kind, model, extra = sc[load]
                     sub, url, model, extra = bench_argv(kind, server.port, model, extra)
+                    if args.trace_dir:
+                        extra = extra + ["--trace", os.path.join(args.trace_dir, f"{sc['name']}-{side}-r{rnd + 1}.tsv")]
                     r = run_bench(args, sub, url, model, extra, timeout=180,
                                   pid_to_watch=watched.pid if watched else None)
                     runs[side].append(r)

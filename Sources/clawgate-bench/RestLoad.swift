@@ -111,6 +111,9 @@ final class RestLoad {
     private var inFlight = 0
     var result: RunResult
 
+    /// Every recorded request's timing, when `--trace` asked for it.
+    var trace: RequestTrace?
+
     init(url: String, model: String, stream: Bool, checkText: Bool, prompt: String, apiKey: String, plan: LoadPlan, label: String) {
         self.url = url
         self.model = model
@@ -193,6 +196,7 @@ final class RestLoad {
         guard status == 200 else { result.fail("http \(status)"); return }
         result.completed += 1
         result.latency.add(now &- t.intendedStart)
+        trace?.add(start: t.intendedStart, firstByte: stream ? t.firstByte : 0, end: now)
         if stream {
             if t.firstByte > 0 { result.ttft.add(t.firstByte &- t.intendedStart) }
             result.chunks += max(0, t.events - 1)  // the last event is `data: [DONE]`

@@ -39,6 +39,9 @@ final class WSLoad {
     private let timer = UnsafeMutablePointer<clws_timer_t>.allocate(capacity: 1)
     private var strings: [UnsafeMutablePointer<CChar>] = []
 
+    /// Every recorded chat's timing, when `--trace` asked for it.
+    var trace: RequestTrace?
+
     init(kind: Kind, target: WSTarget, url: String, model: String, prompt: String, plan: LoadPlan,
          checkText: Bool, connections: Int, connectParallel: Int, hold: Double, label: String, stagger: Double = 0) {
         self.kind = kind
@@ -157,6 +160,7 @@ final class WSLoad {
                         result.completed += 1
                         result.latency.add(now &- p.intendedStart)
                         if p.firstDelta > 0 { result.ttft.add(p.firstDelta &- p.intendedStart) }
+                        trace?.add(start: p.intendedStart, firstByte: p.firstDelta, end: now)
                         result.chunks += p.deltas
                         if let j = json_loadb(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, 0, nil) {
                             if let o = json_object_get(j, "overhead_ms") { result.reportedOverhead.add(UInt64(max(0, json_number_value(o)) * 1e6)) }

@@ -52,13 +52,17 @@ struct LoadOptions: ParsableArguments {
     @Flag(help: "Print only the JSON report on stdout.")
     var quiet = false
 
+    @Option(help: "Write every recorded request's start, TTFT and latency (ms, tab-separated) to this file.")
+    var trace: String?
+
     var plan: LoadPlan {
         LoadPlan(concurrency: max(1, concurrency), rate: rate,
                  duration: duration ?? (requests == nil ? 10 : nil), requests: requests,
                  warmup: warmup, warmupRequests: warmupRequests, grace: grace, maxInFlight: maxInFlight)
     }
 
-    func emit(_ result: RunResult) throws {
+    func emit(_ result: RunResult, trace requests: RequestTrace? = nil) throws {
+        if let path = trace, let requests, !requests.write(to: path) { throw ValidationError("cannot write \(path)") }
         let json = result.json
         if let path = self.json {
             guard let f = fopen(path, "w") else { throw ValidationError("cannot write \(path)") }
@@ -81,9 +85,10 @@ struct Rest: ParsableCommand {
         curl_global_init(Int(CURL_GLOBAL_ALL))
         let r = RestLoad(url: load.url, model: load.model, stream: stream, checkText: load.checkText,
                          prompt: load.prompt, apiKey: load.apiKey, plan: load.plan, label: load.label)
+        if load.trace != nil { r.trace = RequestTrace() }
         var result = r.run()
         if stream { result.mode = "rest-sse" }
-        try load.emit(result)
+        try load.emit(result, trace: r.trace)
     }
 }
 
@@ -101,7 +106,9 @@ struct WS: ParsableCommand {
         let w = WSLoad(kind: .chat, target: target, url: load.url, model: load.model, prompt: load.prompt,
                        plan: load.plan, checkText: load.checkText, connections: max(1, load.concurrency),
                        connectParallel: connectParallel, hold: 0, label: load.label, stagger: stagger)
-        try load.emit(w.run())
+        if load.trace != nil { w.trace = RequestTrace() }
+        let result = w.run()
+        try load.emit(result, trace: w.trace)
     }
 }
 
@@ -118,6 +125,7 @@ struct IdleWS: ParsableCommand {
     func run() throws {
         raiseFileLimit()
         guard let target = WSTarget(load.url) else { throw ValidationError("--url must be ws://HOST:PORT/PATH") }
+        guard load.trace == nil else { throw ValidationError("--trace records requests; idle-ws makes none") }
         let w = WSLoad(kind: .idle, target: target, url: load.url, model: load.model, prompt: load.prompt,
                        plan: load.plan, checkText: false, connections: sessions,
                        connectParallel: connectParallel, hold: hold, label: load.label)
