@@ -8,15 +8,40 @@ import Testing
 @Suite(.serialized) struct UpstreamSocketsTests {
     private final class Seen { var ready: [(fd: Int32, action: Int32)] = [] }
 
-    private func makeSet() throws -> (UpstreamSockets, Seen) {
+    private func makeSet(drainBudgetUs: UInt64 = 250,
+                         afterRead: @escaping (Int32) -> Void = { _ in }) throws -> (UpstreamSockets, Seen) {
         let seen = Seen()
-        let set = try UpstreamSockets { fd, action in
+        let set = try UpstreamSockets(drainBudgetUs: drainBudgetUs) { fd, action in
             seen.ready.append((fd, action))
             // Like curl, read what is there: the set is level-triggered.
             var buffer = [UInt8](repeating: 0, count: 64)
             _ = read(fd, &buffer, buffer.count)
+            afterRead(fd)
         }
         return (set, seen)
+    }
+
+    /// Three watched sockets, where b's bytes arrive while a or c is relayed.
+    private struct Relaying {
+        let set: UpstreamSockets
+        let seen: Seen
+        let a, peerA, b, peerB, c, peerC: Int32
+
+        func close() {
+            set.close()
+            for fd in [a, peerA, b, peerB, c, peerC] { Glibc.close(fd) }
+        }
+    }
+
+    private func relaying(drainBudgetUs: UInt64) throws -> Relaying {
+        let (a, peerA) = try pair()
+        let (b, peerB) = try pair()
+        let (c, peerC) = try pair()
+        let (set, seen) = try makeSet(drainBudgetUs: drainBudgetUs) { fd in
+            if fd != b { _ = write(peerB, "x", 1) }
+        }
+        for fd in [a, b, c] { set.interestChanged(fd, what: CURL_POLL_IN) }
+        return Relaying(set: set, seen: seen, a: a, peerA: peerA, b: b, peerB: peerB, c: c, peerC: peerC)
     }
 
     private func pair(_ type: Int32 = streamSocketType) throws -> (Int32, Int32) {
@@ -44,58 +69,36 @@ import Testing
     /// Bytes that arrive while a batch is relayed are taken in the same collection after a batch
     /// of two or more, and left for the next one (the set fires again) after a batch of one.
     @Test func theSetIsAskedAgainOnlyAfterABatchOfMoreThanOne() throws {
-        let (a, peerA) = try pair()
-        let (b, peerB) = try pair()
-        let (c, peerC) = try pair()
-        defer { for fd in [a, peerA, b, peerB, c, peerC] { close(fd) } }
-        let seen = Seen()
         // No time budget: a stall of this machine must not end the collection early.
-        let set = try UpstreamSockets(drainBudgetUs: .max) { fd, action in
-            seen.ready.append((fd, action))
-            var buffer = [UInt8](repeating: 0, count: 64)
-            _ = read(fd, &buffer, buffer.count)
-            if fd != b { _ = write(peerB, "x", 1) }  // b's bytes arrive while a or c is relayed
-        }
-        defer { set.close() }
-        for fd in [a, b, c] { set.interestChanged(fd, what: CURL_POLL_IN) }
-        poke(peerA)
-        set.collect()
-        #expect(seen.ready.map(\.fd) == [a])
-        set.collect()
-        #expect(seen.ready.map(\.fd) == [a, b])
-        seen.ready.removeAll()
-        poke(peerA)
-        poke(peerC)
-        set.collect()
-        #expect(Set(seen.ready.prefix(2).map(\.fd)) == [a, c])
-        #expect(seen.ready.dropFirst(2).map(\.fd) == [b])
+        let r = try relaying(drainBudgetUs: .max)
+        defer { r.close() }
+        poke(r.peerA)
+        r.set.collect()
+        #expect(r.seen.ready.map(\.fd) == [r.a])
+        r.set.collect()
+        #expect(r.seen.ready.map(\.fd) == [r.a, r.b])
+        r.seen.ready.removeAll()
+        poke(r.peerA)
+        poke(r.peerC)
+        r.set.collect()
+        #expect(Set(r.seen.ready.prefix(2).map(\.fd)) == [r.a, r.c])
+        #expect(r.seen.ready.dropFirst(2).map(\.fd) == [r.b])
     }
 
     /// Past its time budget a collection hands over no further socket. With none, each
     /// collection hands over one; the ready socket left over comes first in the next, ahead of
     /// b, whose bytes arrived while the first was relayed.
     @Test func aCollectionPastItsBudgetLeavesTheRestForTheNext() throws {
-        let (a, peerA) = try pair()
-        let (b, peerB) = try pair()
-        let (c, peerC) = try pair()
-        defer { for fd in [a, peerA, b, peerB, c, peerC] { close(fd) } }
-        let seen = Seen()
-        let set = try UpstreamSockets(drainBudgetUs: 0) { fd, action in
-            seen.ready.append((fd, action))
-            var buffer = [UInt8](repeating: 0, count: 64)
-            _ = read(fd, &buffer, buffer.count)
-            if fd != b { _ = write(peerB, "x", 1) }
-        }
-        defer { set.close() }
-        for fd in [a, b, c] { set.interestChanged(fd, what: CURL_POLL_IN) }
-        poke(peerA)
-        poke(peerC)
+        let r = try relaying(drainBudgetUs: 0)
+        defer { r.close() }
+        poke(r.peerA)
+        poke(r.peerC)
         for handed in 1...3 {
-            set.collect()
-            #expect(seen.ready.count == handed)
+            r.set.collect()
+            #expect(r.seen.ready.count == handed)
         }
-        #expect(Set(seen.ready.prefix(2).map(\.fd)) == [a, c])
-        #expect(seen.ready.last?.fd == b)
+        #expect(Set(r.seen.ready.prefix(2).map(\.fd)) == [r.a, r.c])
+        #expect(r.seen.ready.last?.fd == r.b)
     }
 
     /// curl's threaded resolver watches a socketpair and closes it itself, without the
